@@ -1,0 +1,10 @@
+"""All API routes under /api/v1/."""
+
+from django.urls import include, path
+
+from accounts.api import TokenCreateApi
+
+urlpatterns = [
+    path("auth/token/", TokenCreateApi.as_view(), name="api_token"),
+    path("", include("shops.api_urls")),
+]

@@ -1,0 +1,107 @@
+"""Buyer-facing catalog pages."""
+
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from marketplace.money import MoneyError, money_parse
+from shops import selectors
+from shops.models import Category
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+def _page(request, queryset):
+    try:
+        size = int(request.GET.get("page_size", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        size = DEFAULT_PAGE_SIZE
+    size = min(max(size, 1), MAX_PAGE_SIZE)
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+def _filters(request) -> tuple[dict, list[str]]:
+    """Price filters and sort from the query string; bad values are reported, not fatal."""
+    filters: dict = {}
+    errors: list[str] = []
+    for key, label in (("min_price", "Minimum price"), ("max_price", "Maximum price")):
+        raw = request.GET.get(key, "").strip()
+        if raw:
+            try:
+                filters[key] = money_parse(raw)
+            except MoneyError as exc:
+                errors.append(f"{label}: {exc}")
+    sort = request.GET.get("sort", "")
+    if sort in selectors.SORTS or sort == "relevance":
+        filters["sort"] = sort
+    return filters, errors
+
+
+@require_GET
+def home(request):
+    context = {
+        "featured": list(selectors.product_list_public(featured=True)[:8]),
+        "new_products": list(selectors.product_list_public()[:20]),
+        "shops": list(selectors.shop_list_public()[:12]),
+    }
+    return render(request, "shops/home.html", context)
+
+
+@require_GET
+def product_list(request, category_slug: str | None = None):
+    filters, errors = _filters(request)
+    category = None
+    if category_slug:
+        category = get_object_or_404(Category, slug=category_slug)
+        filters["category_ids"] = selectors.category_descendant_ids(category)
+    page = _page(request, selectors.product_list_public(**filters))
+    return render(
+        request,
+        "shops/product_list.html",
+        {"page": page, "category": category, "errors": errors, "title": category.name if category else "All products"},
+    )
+
+
+@require_GET
+def search(request):
+    filters, errors = _filters(request)
+    text = request.GET.get("q", "")
+    category_slug = request.GET.get("category", "")
+    categories = list(selectors.category_list())
+    if category_slug:
+        match = next((c for c in categories if c.slug == category_slug), None)
+        if match:
+            filters["category_ids"] = [match.pk] + [c.pk for c in categories if c.parent_id == match.pk]
+    page = _page(request, selectors.product_search(text=text, **filters))
+    return render(
+        request,
+        "shops/search.html",
+        {"page": page, "q": text, "errors": errors, "categories": categories, "category_slug": category_slug},
+    )
+
+
+@require_GET
+def product_detail(request, product_id: int):
+    product = selectors.product_get_public(product_id=product_id)
+    variants = list(product.variants.all())
+    return render(
+        request,
+        "shops/product_detail.html",
+        {
+            "product": product,
+            "variants": variants,
+            "photos": list(product.photos.all()),
+            "purchasable": product.status == "active" and product.shop.is_open and any(v.stock > 0 for v in variants),
+        },
+    )
+
+
+@require_GET
+def shop_detail(request, slug: str):
+    shop = selectors.shop_get_public(slug=slug)
+    page = _page(
+        request,
+        selectors.product_list_public(shop=shop) if shop.is_open else selectors.product_list_public(shop=shop).none(),
+    )
+    return render(request, "shops/shop_detail.html", {"shop": shop, "page": page})
