@@ -4,6 +4,7 @@ Production mode (`PRODUCTION=true`) turns on HTTPS-only cookies, HSTS and a stri
 SECRET_KEY; `manage.py check --deploy --fail-level WARNING` passes with it.
 """
 
+import os
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -15,6 +16,8 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # --- Core -------------------------------------------------------------------------------
+# pytest (8.2+) sets PYTEST_VERSION for the whole session.
+TESTING = "PYTEST_VERSION" in os.environ
 PRODUCTION = env.bool("PRODUCTION", default=False)
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION:
@@ -95,6 +98,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL")
+if TESTING:
+    # Tests own Redis database 15 outright (they flush it), whatever REDIS_URL points at.
+    REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/15" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/15"
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -116,6 +122,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+if TESTING:
+    # Hashing strength is not under test; a fast hasher keeps the suite quick.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -145,6 +154,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+if TESTING:
+    MEDIA_ROOT = BASE_DIR / ".data" / "test-media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -173,6 +184,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "photo-render-sweep": {"task": "shops.tasks.product_photo_render_sweep_task", "schedule": 300.0},
 }
 CELERY_IMPORTS = ["marketplace.tasks"]
+# Keep Django's LOGGING (JSON to stdout) in the worker too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
