@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, pagination, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -83,6 +84,14 @@ class OwnerScopedMixin:
         return queryset.filter(**{self.owner_lookup: user})
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\d+(\.\d+)?$",
+        "example": "12.50",
+        "description": "Amount in the marketplace currency.",
+    }
+)
 class MoneyField(serializers.Field):
     """An amount as a decimal string ("12.50") in and out; services get int minor units.
 

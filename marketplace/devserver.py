@@ -54,13 +54,13 @@ def main() -> int:
             break
         except OSError:
             time.sleep(0.5)
-    print(
-        f"\n  Circle Market is running at {url}\n  Health and worker check: {url}healthz?worker=1\n  Ctrl-C stops it.\n",
-        flush=True,
-    )
+    print(f"\n  Circle Market is running at {url}", flush=True)
+    print(f"  Worker check: {url}healthz?worker=1 · API docs: {url}api/docs/", flush=True)
+    _manage("seed_demo", "--logins-only")
+    print("  Ctrl-C stops web, worker and beat.\n", flush=True)
     while not stopping and all(p.poll() is None for p in children.values()):
         time.sleep(0.5)
-    for name, proc in children.items():
+    for proc in children.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15

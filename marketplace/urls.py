@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts.views import LoginWithLockoutView
 from marketplace import views
 
 handler404 = "marketplace.views.error_404"
@@ -13,6 +14,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("bench/baseline", views.baseline, name="baseline"),
     path("admin/", admin.site.urls),
+    path("accounts/login/", LoginWithLockoutView.as_view(), name="account_login"),
     path("accounts/", include("allauth.urls")),
     path("me/", views.account, name="account"),
     path("api/v1/", include("marketplace.api_urls")),
@@ -24,5 +26,5 @@ urlpatterns = [
     path("", include("shops.urls")),
 ]
 
-if settings.DEBUG or getattr(settings, "SERVE_MEDIA", False):
+if settings.SERVE_MEDIA:
     urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]

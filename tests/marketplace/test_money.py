@@ -99,7 +99,13 @@ def test_unknown_currency_is_refused():
 
 @pytest.mark.parametrize(
     ("minor", "currency", "shown"),
-    [(129900, "CNY", "¥1,299.00"), (5, "USD", "$0.05"), (1500, "JPY", "¥1,500"), (1234, "KWD", "1.234 KWD"), (-250, "EUR", "-€2.50")],
+    [
+        (129900, "CNY", "¥1,299.00"),
+        (5, "USD", "$0.05"),
+        (1500, "JPY", "¥1,500"),
+        (1234, "KWD", "1.234 KWD"),
+        (-250, "EUR", "-€2.50"),
+    ],
 )
 def test_it_formats_for_display(minor, currency, shown):
     assert money_format(minor, currency) == shown

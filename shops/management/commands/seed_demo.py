@@ -6,9 +6,13 @@ from shops.demo import DEMO_PASSWORD, LOGINS, demo_load
 class Command(BaseCommand):
     help = "Load the demo shops, products and people once; print the demo logins."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--logins-only", action="store_true", help="Only print the demo logins.")
+
     def handle(self, *args, **options):
-        created = demo_load()
-        self.stdout.write("Demo data loaded." if created else "Demo data already present; left as it is.")
+        if not options["logins_only"]:
+            created = demo_load()
+            self.stdout.write("Demo data loaded." if created else "Demo data already present; left as it is.")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for role, email in LOGINS.items():
             self.stdout.write(f"  {role:<9} {email}")

@@ -1,0 +1,58 @@
+"""Repository-level guarantees, run with the suite so CI enforces them."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+
+
+def _prod_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
+    env.update(PRODUCTION="true", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="shop.example.com", DEBUG="false")
+    return env
+
+
+def test_deploy_checks_pass_with_production_settings():
+    result = _run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=_prod_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = _prod_env()
+    del env["SECRET_KEY"]
+    result = _run(sys.executable, "manage.py", "check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_rejects_a_weak_secret_key():
+    env = _prod_env() | {"SECRET_KEY": "short"}
+    result = _run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "security.W009" in result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_migrations_match_the_models():
+    result = _run(sys.executable, "manage.py", "makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_lint_is_clean():
+    result = _run(str(BIN / "ruff"), "check", ".")
+    assert result.returncode == 0, result.stdout
+
+
+def test_ruff_format_is_clean():
+    result = _run(str(BIN / "ruff"), "format", "--check", ".")
+    assert result.returncode == 0, result.stdout
