@@ -11,7 +11,7 @@ from accounts.models import User
 from shops import services
 from shops.models import Category, Product
 
-DEMO_PASSWORD = "circle-demo-2026"
+DEMO_PASSWORD = "circle-demo-2026"  # noqa: S105 - demo accounts; printed by make run
 LOGINS = {
     "admin": "admin@demo.circle.market",
     "buyer": "buyer@demo.circle.market",
