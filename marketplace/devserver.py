@@ -22,7 +22,7 @@ def _manage(*args: str) -> None:
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
     _manage("migrate", "--no-input", "-v", "0")
-    _manage("seed_demo")
+    _manage("seed_demo", "-v", "0")
     celery = [sys.executable, "-m", "celery", "-A", "marketplace"]
     commands = {
         "web": [sys.executable, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],

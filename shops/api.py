@@ -373,6 +373,7 @@ class MerchantPhotoUploadApi(MerchantMixin, APIView):
 
 
 class MerchantPhotoDetailApi(MerchantMixin, APIView):
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request, product_id: int, photo_id: int):
         product = self.product(product_id)
         photo = get_object_or_404(product.photos.all(), pk=photo_id)
@@ -401,6 +402,7 @@ class MerchantVariantDetailApi(MerchantMixin, APIView):
             variant = services.variant_update(variant=variant, **serializer.validated_data)
         return Response(VariantOutSerializer(variant).data)
 
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request, product_id: int, variant_id: int):
         product = self.product(product_id)
         variant = get_object_or_404(product.variants.all(), pk=variant_id)

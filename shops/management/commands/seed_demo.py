@@ -13,6 +13,8 @@ class Command(BaseCommand):
         if not options["logins_only"]:
             created = demo_load()
             self.stdout.write("Demo data loaded." if created else "Demo data already present; left as it is.")
+        if options["verbosity"] < 1:
+            return
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for role, email in LOGINS.items():
             self.stdout.write(f"  {role:<9} {email}")
