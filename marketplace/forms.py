@@ -6,11 +6,14 @@ from marketplace.money import MoneyError, money_parse, money_to_decimal_str
 class MoneyField(forms.CharField):
     """A price typed as "12.50"; cleans to int minor units. Never a float."""
 
+    # Checked on the raw text: the cleaned value is an int, which length validators cannot take.
+    max_text_length = 24
+
     def __init__(self, *, min_minor: int | None = 1, **kwargs):
         self.min_minor = min_minor
-        kwargs.setdefault("max_length", 24)
         super().__init__(**kwargs)
         self.widget.attrs.setdefault("inputmode", "decimal")
+        self.widget.attrs.setdefault("maxlength", str(self.max_text_length))
 
     def prepare_value(self, value):
         if isinstance(value, int):
@@ -21,6 +24,8 @@ class MoneyField(forms.CharField):
         value = super().to_python(value)
         if value in self.empty_values:
             return None
+        if len(value) > self.max_text_length:
+            raise forms.ValidationError("That is not an amount: it is far too long.", code="money")
         try:
             minor = money_parse(value)
         except MoneyError as exc:

@@ -13,6 +13,10 @@ from shops.forms import PhotoUploadForm, ProductForm, ShopForm, VariantForm
 from shops.models import Product, Shop
 
 
+# The add-variant form shares a page with the product form: its own ids keep labels unique.
+NEW_VARIANT_IDS = "new_variant_%s"
+
+
 def merchant_required(view):
     """Loads request.shop from the signed-in user; users without a shop go open one."""
 
@@ -133,7 +137,7 @@ def product_edit(request, product_id: int):
         {
             "product": product,
             "form": form,
-            "variant_form": VariantForm(),
+            "variant_form": VariantForm(auto_id=NEW_VARIANT_IDS),
             "photo_form": PhotoUploadForm(),
             "variants": list(product.variants.all()),
             "photos": list(product.photos.all()),
@@ -223,7 +227,7 @@ def _variants_fragment(request, product, form=None, status=200):
         {
             "product": product,
             "variants": list(product.variants.order_by("position", "id")),
-            "variant_form": form or VariantForm(),
+            "variant_form": form or VariantForm(auto_id=NEW_VARIANT_IDS),
         },
     )
     response.status_code = status
@@ -234,7 +238,7 @@ def _variants_fragment(request, product, form=None, status=200):
 @require_POST
 def variant_add(request, product_id: int):
     product = selectors.merchant_product_get(shop=request.shop, product_id=product_id)
-    form = VariantForm(request.POST)
+    form = VariantForm(request.POST, auto_id=NEW_VARIANT_IDS)
     if form.is_valid():
         try:
             services.variant_create(product=product, **form.cleaned_data)
