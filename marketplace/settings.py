@@ -187,6 +187,12 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     "photo-render-sweep": {"task": "shops.tasks.product_photo_render_sweep_task", "schedule": 300.0},
+    "order-groups-expire": {"task": "orders.tasks.order_groups_expire_task", "schedule": 60.0},
+    "orders-auto-confirm": {"task": "orders.tasks.orders_auto_confirm_task", "schedule": 300.0},
+    "orders-ship-deadline": {"task": "orders.tasks.orders_ship_deadline_task", "schedule": 900.0},
+    "orders-settle-due": {"task": "payments.tasks.orders_settle_due_task", "schedule": 300.0},
+    "payments-sweep": {"task": "payments.tasks.payments_sweep_task", "schedule": 120.0},
+    "reconcile": {"task": "payments.tasks.reconcile_task", "schedule": 3600.0},
 }
 CELERY_IMPORTS = ["marketplace.tasks"]
 # Keep Django's LOGGING (JSON to stdout) in the worker too.
@@ -272,8 +278,11 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_CONNECT_CLIENT_ID = env.str("STRIPE_CONNECT_CLIENT_ID", default="")
-# Without a secret key the Stripe SDK talks to a local in-process Stripe (test mode).
+# Without a secret key the Stripe SDK talks to payments.local_stripe (test mode), whose
+# webhooks are signed with this local secret.
 STRIPE_TEST_MODE = not STRIPE_SECRET_KEY
+if STRIPE_TEST_MODE and not STRIPE_WEBHOOK_SECRET:
+    STRIPE_WEBHOOK_SECRET = "whsec_local_test_mode"  # noqa: S105 - test mode only, no real money
 
 # --- Marketplace rules ------------------------------------------------------------------
 MARKETPLACE_NAME = env.str("MARKETPLACE_NAME", default="Circle Market")

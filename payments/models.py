@@ -1,0 +1,134 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class LedgerAccount(models.Model):
+    """One account of the double-entry ledger. A positive balance is money held for the
+    holder (an order's escrow, a merchant, a promoter, the platform); the clearing
+    account goes negative by what came in from outside."""
+
+    class Kind(models.TextChoices):
+        CLEARING = "clearing", "Payment clearing"
+        ESCROW = "escrow", "Held payment (per order)"
+        MERCHANT_PENDING = "merchant_pending", "Merchant pending"
+        MERCHANT_AVAILABLE = "merchant_available", "Merchant available"
+        PROMOTER_PENDING = "promoter_pending", "Promoter pending"
+        PROMOTER_AVAILABLE = "promoter_available", "Promoter available"
+        PLATFORM_FEES = "platform_fees", "Platform fees"
+        PAYOUTS_IN_TRANSIT = "payouts_in_transit", "Payouts in transit"
+        REFUNDS = "refunds", "Refunds"
+
+    code = models.CharField(max_length=80, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    shop = models.ForeignKey("shops.Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.code
+
+
+class LedgerTransaction(models.Model):
+    """A balanced set of entries. The database refuses a transaction whose entries do not
+    sum to zero (a deferred constraint trigger, see migration 0002) and any edit."""
+
+    class Kind(models.TextChoices):
+        PAYMENT_CAPTURED = "payment_captured", "Payment captured"
+        SETTLEMENT = "settlement", "Settlement"
+        REFUND = "refund", "Refund"
+        PAYOUT_SENT = "payout_sent", "Payout sent"
+        PAYOUT_PAID = "payout_paid", "Payout paid"
+        PAYOUT_FAILED = "payout_failed", "Payout failed"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    memo = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.kind} {self.idempotency_key}"
+
+
+class LedgerEntry(models.Model):
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    # Signed, minor units: + into the account, − out of it.
+    amount_minor = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "id"], name="ledger_entry_account")]
+        constraints = [models.CheckConstraint(condition=~Q(amount_minor=0), name="ledger_entry_nonzero")]
+
+
+class WebhookEvent(models.Model):
+    """A Stripe event, stored once (unique id) with how its handling went."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        STARTED = "started", "Started"
+        SUCCEEDED = "succeeded", "Succeeded"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    stripe_id = models.CharField(max_length=100, unique=True)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    stripe_created_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.type} {self.stripe_id}"
+
+
+class Refund(models.Model):
+    """Money returned to a buyer from an order's held payment. Posted to the ledger when
+    created; sent to Stripe by a task, with an idempotency key from this row's id."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
+    amount_minor = models.BigIntegerField()
+    reason = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    stripe_refund_id = models.CharField(max_length=100, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_positive")]
+
+
+class Transfer(models.Model):
+    """The merchant's part of a settled order, sent to the shop's connected account."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="transfer")
+    shop = models.ForeignKey("shops.Shop", on_delete=models.PROTECT, related_name="+")
+    amount_minor = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    stripe_transfer_id = models.CharField(max_length=100, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount_minor__gt=0), name="transfer_amount_positive")]

@@ -21,6 +21,8 @@ class Shop(models.Model):
     shipping_regions = models.CharField(max_length=300, blank=True)
     # Flat shipping fee per order from this shop, in minor units.
     shipping_fee_minor = models.BigIntegerField(default=0)
+    # Stripe Connect account that receives this shop's transfers.
+    stripe_account_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     suspended_reason = models.CharField(max_length=300, blank=True)
     is_verified = models.BooleanField(default=False)

@@ -1,0 +1,515 @@
+"""Checkout and the order's life: one function per transition, each under a row lock."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from marketplace.errors import ConflictError, DomainError
+from orders.models import Cart, CartItem, Order, OrderEvent, OrderGroup, OrderLine
+from shops.models import Product, Shop, Variant
+
+PAY_WITHIN = timedelta(minutes=30)
+MAX_QUANTITY = 99
+
+
+# --- Cart -------------------------------------------------------------------------------
+
+
+def cart_for(*, user=None, token: str | None = None, create: bool = True) -> Cart | None:
+    """A signed-in user's cart, or the anonymous cart named by `token` (kept in the session)."""
+    if user is not None and user.is_authenticated:
+        cart = Cart.objects.filter(user=user).first()
+        if cart is None and create:
+            cart, _ = Cart.objects.get_or_create(user=user)
+        return cart
+    if not token:
+        return None
+    cart = Cart.objects.filter(session_key=token, user__isnull=True).first()
+    if cart is None and create:
+        cart, _ = Cart.objects.get_or_create(session_key=token)
+    return cart
+
+
+def _buyable_variant(variant_id: int) -> Variant:
+    variant = (
+        Variant.objects.filter(
+            pk=variant_id,
+            is_active=True,
+            product__status=Product.Status.ACTIVE,
+            product__shop__status=Shop.Status.ACTIVE,
+        )
+        .select_related("product")
+        .first()
+    )
+    if variant is None:
+        raise DomainError("This item cannot be bought right now.")
+    return variant
+
+
+def cart_add(*, cart: Cart, variant_id: int, quantity: int) -> CartItem:
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise DomainError(f"Choose a quantity from 1 to {MAX_QUANTITY}.", field="quantity")
+    variant = _buyable_variant(variant_id)
+    with transaction.atomic():
+        item = CartItem.objects.select_for_update().filter(cart=cart, variant=variant).first()
+        wanted = (item.quantity if item else 0) + quantity
+        if wanted > variant.stock:
+            raise DomainError(
+                f"Only {variant.stock} of {variant.product.title} ({variant.name}) in stock.", field="quantity"
+            )
+        if item is None:
+            item = CartItem.objects.create(
+                cart=cart, variant=variant, quantity=wanted, price_seen_minor=variant.price_minor
+            )
+        else:
+            item.quantity = wanted
+            item.price_seen_minor = variant.price_minor
+            item.save(update_fields=["quantity", "price_seen_minor"])
+    return item
+
+
+def cart_set_quantity(*, cart: Cart, variant_id: int, quantity: int) -> None:
+    if quantity <= 0:
+        CartItem.objects.filter(cart=cart, variant_id=variant_id).delete()
+        return
+    if quantity > MAX_QUANTITY:
+        raise DomainError(f"Choose a quantity from 1 to {MAX_QUANTITY}.", field="quantity")
+    variant = _buyable_variant(variant_id)
+    if quantity > variant.stock:
+        raise DomainError(
+            f"Only {variant.stock} of {variant.product.title} ({variant.name}) in stock.", field="quantity"
+        )
+    CartItem.objects.filter(cart=cart, variant=variant).update(quantity=quantity)
+
+
+def cart_merge(*, source: Cart, target: Cart) -> None:
+    """Fold an anonymous cart into the signed-in user's cart (quantities add up, capped by stock)."""
+    if source.pk == target.pk:
+        return
+    with transaction.atomic():
+        for item in source.items.select_related("variant"):
+            existing = target.items.filter(variant=item.variant).first()
+            quantity = min((existing.quantity if existing else 0) + item.quantity, item.variant.stock, MAX_QUANTITY)
+            if quantity <= 0:
+                continue
+            CartItem.objects.update_or_create(
+                cart=target,
+                variant=item.variant,
+                defaults={"quantity": quantity, "price_seen_minor": item.price_seen_minor},
+            )
+        source.delete()
+
+
+# --- Checkout ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    phone: str
+    address: str
+    city: str
+    postal_code: str = ""
+    country: str = "CN"
+
+    def problems(self) -> dict[str, str]:
+        found = {}
+        if not self.name.strip():
+            found["name"] = "Enter the name of the person receiving the parcel."
+        digits = [c for c in self.phone if c.isdigit()]
+        if not 6 <= len(digits) <= 15 or any(not (c.isdigit() or c in " +-()") for c in self.phone):
+            found["phone"] = "Enter a phone number the courier can call (digits, 6 to 15 of them)."
+        if len(self.address.strip()) < 5:
+            found["address"] = "Enter the street address with the building and flat number."
+        if not self.city.strip():
+            found["city"] = "Enter the city."
+        if len(self.country) != 2 or not self.country.isalpha():
+            found["country"] = "Choose a country."
+        return found
+
+
+class PriceChanged(ConflictError):
+    code = "price_changed"
+
+
+@dataclass(frozen=True)
+class CheckoutLine:
+    variant_id: int
+    quantity: int
+    price_seen_minor: int
+    promoter_id: int | None = None
+
+
+def _lines_from_cart(cart: Cart) -> list[CheckoutLine]:
+    return [CheckoutLine(i.variant_id, i.quantity, i.price_seen_minor) for i in cart.items.order_by("variant_id")]
+
+
+def checkout_place(
+    *,
+    buyer,
+    lines: list[CheckoutLine],
+    address: Address,
+    idempotency_key: str,
+    promoter_by_product: dict[int, int] | None = None,
+) -> OrderGroup:
+    """Turn cart lines into one order group with one order per shop, reserving stock.
+
+    Repeating the same idempotency key returns the first group. Raises DomainError with
+    a message for an empty cart, a bad address, a changed price or missing stock; then
+    nothing is reserved or created.
+    """
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise DomainError("The checkout form expired. Reload the page and try again.")
+    existing = OrderGroup.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    if not lines:
+        raise DomainError("Your cart is empty.")
+    if problems := address.problems():
+        field, message = next(iter(problems.items()))
+        raise DomainError(message, field=field)
+    promoter_by_product = promoter_by_product or {}
+    try:
+        with transaction.atomic():
+            return _checkout_place_locked(buyer, lines, address, idempotency_key, promoter_by_product)
+    except IntegrityError:
+        # The same key raced us and won: its group is the answer.
+        existing = OrderGroup.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing
+
+
+def _checkout_place_locked(buyer, lines, address, idempotency_key, promoter_by_product) -> OrderGroup:
+    now = timezone.now()
+    # The group row first: a concurrent request with the same key waits on its unique index.
+    group = OrderGroup.objects.create(
+        buyer=buyer,
+        idempotency_key=idempotency_key,
+        currency=settings.MARKETPLACE_CURRENCY,
+        total_minor=1,
+        ship_name=address.name.strip(),
+        ship_phone=address.phone.strip(),
+        ship_address=address.address.strip(),
+        ship_city=address.city.strip(),
+        ship_postal_code=address.postal_code.strip(),
+        ship_country=address.country.upper(),
+        pay_by=now + PAY_WITHIN,
+    )
+    wanted: dict[int, CheckoutLine] = {}
+    for line in lines:
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise DomainError(f"Choose a quantity from 1 to {MAX_QUANTITY}.", field="quantity")
+        wanted[line.variant_id] = line
+    variants = {v.pk: v for v in Variant.objects.filter(pk__in=wanted).select_related("product__shop").order_by("pk")}
+    changed = []
+    for variant_id, line in sorted(wanted.items()):
+        variant = variants.get(variant_id)
+        if (
+            variant is None
+            or not variant.is_active
+            or variant.product.status != Product.Status.ACTIVE
+            or not variant.product.shop.is_open
+        ):
+            title = variant.product.title if variant else "An item"
+            raise DomainError(f"{title} can no longer be bought. Remove it from your cart.")
+        if variant.price_minor != line.price_seen_minor:
+            changed.append(variant)
+    if changed:
+        names = ", ".join(f"{v.product.title} ({v.name}) is now {_fmt(v.price_minor)}" for v in changed)
+        raise PriceChanged(f"Prices changed since you added them: {names}. Check the new total and pay again.")
+    # Reserve stock with conditional updates in id order: no oversell, no deadlock.
+    for variant_id, line in sorted(wanted.items()):
+        reserved = Variant.objects.filter(pk=variant_id, stock__gte=line.quantity).update(
+            stock=F("stock") - line.quantity
+        )
+        if not reserved:
+            variant = variants[variant_id]
+            left = Variant.objects.values_list("stock", flat=True).get(pk=variant_id)
+            raise ConflictError(
+                f"Only {left} of {variant.product.title} ({variant.name}) left; lower the quantity."
+                if left
+                else f"{variant.product.title} ({variant.name}) just sold out."
+            )
+    for variant_id, line in sorted(wanted.items()):
+        Product.objects.filter(pk=variants[variant_id].product_id).update(stock_total=F("stock_total") - line.quantity)
+    by_shop: dict[int, list[Variant]] = {}
+    for variant in variants.values():
+        by_shop.setdefault(variant.product.shop_id, []).append(variant)
+    total = 0
+    for _shop_id, shop_variants in sorted(by_shop.items()):
+        shop = shop_variants[0].product.shop
+        items = sum(v.price_minor * wanted[v.pk].quantity for v in shop_variants)
+        order = Order.objects.create(
+            group=group,
+            shop=shop,
+            buyer=buyer,
+            currency=group.currency,
+            items_minor=items,
+            shipping_minor=shop.shipping_fee_minor,
+            total_minor=items + shop.shipping_fee_minor,
+            platform_fee_bps=settings.MARKETPLACE_PLATFORM_FEE_BPS,
+        )
+        order_lines = []
+        for v in shop_variants:
+            quantity = wanted[v.pk].quantity
+            promoter_id = wanted[v.pk].promoter_id or promoter_by_product.get(v.product_id)
+            # No commission on one's own purchase or one's own shop's products.
+            if promoter_id in (buyer.pk, shop.owner_id):
+                promoter_id = None
+            order_lines.append(
+                OrderLine(
+                    order=order,
+                    product=v.product,
+                    variant=v,
+                    title=v.product.title,
+                    variant_name=v.name,
+                    unit_price_minor=v.price_minor,
+                    quantity=quantity,
+                    total_minor=v.price_minor * quantity,
+                    promoter_id=promoter_id,
+                    commission_bps=v.product.commission_bps if promoter_id else 0,
+                    commission_base_minor=v.price_minor * quantity if promoter_id else 0,
+                )
+            )
+        OrderLine.objects.bulk_create(order_lines)
+        OrderEvent.objects.create(order=order, kind="placed", actor=buyer, note="Order placed; waiting for payment.")
+        total += order.total_minor
+    group.total_minor = total
+    group.save(update_fields=["total_minor"])
+    return group
+
+
+def _fmt(minor: int) -> str:
+    from marketplace.money import money_format
+
+    return money_format(minor)
+
+
+def checkout_from_cart(*, buyer, cart: Cart, address: Address, idempotency_key: str, promoter_by_product=None):
+    group = checkout_place(
+        buyer=buyer,
+        lines=_lines_from_cart(cart),
+        address=address,
+        idempotency_key=idempotency_key,
+        promoter_by_product=promoter_by_product,
+    )
+    cart.items.filter(variant_id__in=group.orders.values("lines__variant_id")).delete()
+    return group
+
+
+def cart_refresh_prices(*, cart: Cart) -> None:
+    """After a price change the buyer has seen: take the current prices."""
+    for item in cart.items.select_related("variant"):
+        if item.price_seen_minor != item.variant.price_minor:
+            item.price_seen_minor = item.variant.price_minor
+            item.save(update_fields=["price_seen_minor"])
+
+
+# --- Transitions ------------------------------------------------------------------------
+
+
+def _event(order: Order, kind: str, actor=None, note: str = "") -> None:
+    OrderEvent.objects.create(order=order, kind=kind, actor=actor, note=note[:300])
+
+
+def _lock(order_id: int) -> Order:
+    return Order.objects.select_for_update().get(pk=order_id)
+
+
+def _require(order: Order, *allowed: str, action: str) -> None:
+    if order.status not in allowed:
+        raise ConflictError(f"This order is {order.get_status_display().lower()}; it cannot be {action}.")
+
+
+def _release_stock(order: Order) -> None:
+    for line in order.lines.order_by("variant_id"):
+        Variant.objects.filter(pk=line.variant_id).update(stock=F("stock") + line.quantity)
+        Product.objects.filter(pk=line.product_id).update(stock_total=F("stock_total") + line.quantity)
+
+
+def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id: str, card_fingerprint: str = ""):
+    """Payment succeeded: each order's money is held in its escrow account.
+
+    Idempotent (a second success changes nothing). Returns the list of orders paid now.
+    """
+    from payments.services import escrow_capture
+
+    with transaction.atomic():
+        group = OrderGroup.objects.select_for_update().get(pk=group_id)
+        if group.status == OrderGroup.Status.PAID:
+            return []
+        if amount_minor != group.total_minor:
+            raise DomainError(f"Paid {amount_minor} but the order group totals {group.total_minor}.")
+        if group.status == OrderGroup.Status.EXPIRED:
+            # Stock went back when it expired; take the stock again if it is still there.
+            for order in group.orders.all():
+                for line in order.lines.order_by("variant_id"):
+                    if not Variant.objects.filter(pk=line.variant_id, stock__gte=line.quantity).update(
+                        stock=F("stock") - line.quantity
+                    ):
+                        raise ConflictError("The items sold out before this late payment arrived.")
+                    Product.objects.filter(pk=line.product_id).update(stock_total=F("stock_total") - line.quantity)
+        now = timezone.now()
+        group.status = OrderGroup.Status.PAID
+        group.paid_at = now
+        group.payment_intent_id = payment_intent_id
+        group.card_fingerprint = card_fingerprint[:64]
+        group.save(update_fields=["status", "paid_at", "payment_intent_id", "card_fingerprint"])
+        paid = []
+        for order in group.orders.select_for_update().order_by("pk"):
+            order.status = Order.Status.PAID
+            order.paid_at = now
+            order.ship_by = now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS)
+            order.save(update_fields=["status", "paid_at", "ship_by"])
+            escrow_capture(order=order)
+            _event(order, "paid", note="Payment received and held until you confirm receipt.")
+            paid.append(order)
+    return paid
+
+
+def order_group_expire(*, group_id: int) -> bool:
+    """An unpaid group past its pay-by time: release the stock. Returns True if expired now."""
+    with transaction.atomic():
+        group = OrderGroup.objects.select_for_update().get(pk=group_id)
+        if group.status != OrderGroup.Status.PENDING_PAYMENT or group.pay_by > timezone.now():
+            return False
+        group.status = OrderGroup.Status.EXPIRED
+        group.save(update_fields=["status"])
+        for order in group.orders.select_for_update().order_by("pk"):
+            order.status = Order.Status.EXPIRED
+            order.save(update_fields=["status"])
+            _release_stock(order)
+            _event(order, "expired", note="Payment was not completed in time; the items went back on sale.")
+    return True
+
+
+def order_ship(*, order_id: int, merchant, carrier: str, tracking_number: str) -> Order:
+    carrier, tracking_number = carrier.strip(), tracking_number.strip()
+    if not carrier:
+        raise DomainError("Enter the carrier (e.g. SF Express).", field="carrier")
+    if not 4 <= len(tracking_number) <= 60 or not tracking_number.replace("-", "").isalnum():
+        raise DomainError("Enter the tracking number: 4 to 60 letters and digits.", field="tracking_number")
+    with transaction.atomic():
+        order = _lock(order_id)
+        if order.shop.owner_id != merchant.pk:
+            raise Order.DoesNotExist
+        _require(order, Order.Status.PAID, action="shipped")
+        now = timezone.now()
+        order.status = Order.Status.SHIPPED
+        order.shipped_at = now
+        order.carrier = carrier[:60]
+        order.tracking_number = tracking_number
+        order.auto_confirm_at = now + timedelta(days=settings.MARKETPLACE_AUTO_CONFIRM_DAYS)
+        order.save(update_fields=["status", "shipped_at", "carrier", "tracking_number", "auto_confirm_at"])
+        _event(order, "shipped", actor=merchant, note=f"Shipped with {carrier}, tracking number {tracking_number}.")
+    return order
+
+
+def order_confirm_receipt(*, order_id: int, buyer=None) -> Order:
+    """The buyer confirms receipt (buyer given) or the auto-confirm timer does (buyer None)."""
+    with transaction.atomic():
+        order = _lock(order_id)
+        if buyer is not None and order.buyer_id != buyer.pk:
+            raise Order.DoesNotExist
+        _require(order, Order.Status.SHIPPED, action="confirmed as received")
+        now = timezone.now()
+        if buyer is None and (order.is_held or order.auto_confirm_at is None or order.auto_confirm_at > now):
+            raise ConflictError("This order is not due for automatic confirmation.")
+        order.status = Order.Status.RECEIVED
+        order.received_at = now
+        order.after_sales_ends_at = now + timedelta(days=settings.MARKETPLACE_AFTER_SALES_DAYS)
+        order.save(update_fields=["status", "received_at", "after_sales_ends_at"])
+        note = "Buyer confirmed receipt." if buyer else "Receipt confirmed automatically after the waiting period."
+        _event(order, "received", actor=buyer, note=note)
+    return order
+
+
+def order_cancel(*, order_id: int, actor, reason: str) -> Order:
+    """Cancel before shipping: stock goes back and the buyer gets a full refund."""
+    from payments.services import refund_create
+
+    reason = reason.strip() or "Cancelled before shipping."
+    with transaction.atomic():
+        order = _lock(order_id)
+        is_buyer = actor is not None and order.buyer_id == actor.pk
+        is_merchant = actor is not None and order.shop.owner_id == actor.pk
+        if actor is not None and not (is_buyer or is_merchant or actor.is_staff):
+            raise Order.DoesNotExist
+        _require(order, Order.Status.PAID, action="cancelled")
+        if order.is_held:
+            raise ConflictError("An open after-sales request holds this order; it is decided there.")
+        order.status = Order.Status.CANCELLED
+        order.cancelled_at = timezone.now()
+        order.save(update_fields=["status", "cancelled_at"])
+        _release_stock(order)
+        refund_create(order=order, amount_minor=order.total_minor - order.refunded_minor, reason=reason)
+        _event(order, "cancelled", actor=actor, note=f"{reason} Full refund issued.")
+    return order
+
+
+def order_hold(*, order_id: int, reason: str) -> Order:
+    """The disputes hook: freeze the order's held payment and pause its timers."""
+    with transaction.atomic():
+        order = _lock(order_id)
+        if order.status in (Order.Status.SETTLED, Order.Status.CANCELLED, Order.Status.EXPIRED):
+            raise ConflictError("A completed order can no longer be held.")
+        order.is_held = True
+        order.held_reason = reason[:200]
+        order.save(update_fields=["is_held", "held_reason"])
+        _event(order, "held", note=reason)
+    return order
+
+
+def order_release_hold(*, order_id: int, note: str = "") -> Order:
+    with transaction.atomic():
+        order = _lock(order_id)
+        if not order.is_held:
+            return order
+        order.is_held = False
+        order.held_reason = ""
+        now = timezone.now()
+        # Paused timers restart from now, so the buyer never loses waiting time to a dispute.
+        if order.status == Order.Status.SHIPPED and order.auto_confirm_at and order.auto_confirm_at < now:
+            order.auto_confirm_at = now + timedelta(days=1)
+        if order.status == Order.Status.RECEIVED and order.after_sales_ends_at and order.after_sales_ends_at < now:
+            order.after_sales_ends_at = now + timedelta(days=1)
+        order.save(update_fields=["is_held", "held_reason", "auto_confirm_at", "after_sales_ends_at"])
+        _event(order, "hold_released", note=note or "Hold released.")
+    return order
+
+
+def order_ship_reminder(*, order_id: int) -> bool:
+    """Remind the merchant once that the ship-by deadline is close."""
+    updated = Order.objects.filter(pk=order_id, status=Order.Status.PAID, ship_reminder_sent_at__isnull=True).update(
+        ship_reminder_sent_at=timezone.now()
+    )
+    if updated:
+        order = Order.objects.get(pk=order_id)
+        _event(
+            order, "ship_reminder", note="Reminder: ship before the deadline or the order is cancelled and refunded."
+        )
+    return bool(updated)
+
+
+# Grace after the ship-by deadline before the sweeper cancels on the buyer's behalf.
+SHIP_GRACE = timedelta(days=1)
+
+
+def order_cancel_unshipped(*, order_id: int) -> bool:
+    """The ship-by deadline (plus grace) passed: cancel and refund in full."""
+    order = Order.objects.filter(pk=order_id).only("status", "ship_by", "is_held").first()
+    if (
+        order is None
+        or order.status != Order.Status.PAID
+        or order.is_held
+        or order.ship_by is None
+        or order.ship_by + SHIP_GRACE > timezone.now()
+    ):
+        return False
+    order_cancel(order_id=order_id, actor=None, reason="The shop did not ship in time.")
+    return True

@@ -1,0 +1,117 @@
+"""The only module that talks to Stripe.
+
+With STRIPE_SECRET_KEY set it is the real Stripe. Without one (make run, tests) the same
+Stripe SDK calls go through payments.local_stripe.LocalStripeHTTPClient, an HTTP client
+that answers like Stripe; tests may inject their own client with `http_client_set`.
+"""
+
+import stripe
+from django.conf import settings
+
+_http_client_override: stripe.HTTPClient | None = None
+
+
+class StripeFailure(Exception):
+    """Stripe refused or could not be reached; `user_message` is safe to show."""
+
+    def __init__(self, message: str, *, user_message: str = "The payment service did not answer. Try again."):
+        super().__init__(message)
+        self.user_message = user_message
+
+
+def http_client_set(client: stripe.HTTPClient | None) -> None:
+    """Inject the HTTP client the SDK uses (tests); None restores the default."""
+    global _http_client_override
+    _http_client_override = client
+
+
+def _client() -> stripe.StripeClient:
+    if _http_client_override is not None:
+        http = _http_client_override
+    elif settings.STRIPE_TEST_MODE:
+        from payments.local_stripe import LocalStripeHTTPClient
+
+        http = LocalStripeHTTPClient()
+    else:
+        http = None
+    api_key = settings.STRIPE_SECRET_KEY or "sk_test_local_mode"
+    return stripe.StripeClient(api_key, http_client=http, max_network_retries=2)
+
+
+def payment_methods() -> list[str]:
+    methods = ["card"]
+    # Alipay and WeChat Pay settle in these currencies (Stripe's list).
+    if settings.MARKETPLACE_CURRENCY in {"CNY", "AUD", "CAD", "EUR", "GBP", "HKD", "JPY", "SGD", "USD"}:
+        methods += ["alipay", "wechat_pay"]
+    return methods
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except stripe.CardError as exc:
+        raise StripeFailure(str(exc), user_message=exc.user_message or "The card was declined.") from exc
+    except stripe.StripeError as exc:
+        raise StripeFailure(str(exc)) from exc
+
+
+def payment_intent_create(*, amount_minor: int, group_id: int, idempotency_key: str) -> dict:
+    intent = _call(
+        _client().v1.payment_intents.create,
+        params={
+            "amount": amount_minor,
+            "currency": settings.MARKETPLACE_CURRENCY.lower(),
+            "payment_method_types": payment_methods(),
+            "transfer_group": f"group_{group_id}",
+            "metadata": {"order_group_id": str(group_id)},
+        },
+        options={"idempotency_key": idempotency_key},
+    )
+    return {"id": intent.id, "client_secret": intent.client_secret, "status": intent.status}
+
+
+def payment_intent_confirm_test(*, payment_intent_id: str, payment_method: str) -> dict:
+    """Test mode only: confirm with a Stripe test payment method (pm_card_visa, ...)."""
+    intent = _call(_client().v1.payment_intents.confirm, payment_intent_id, params={"payment_method": payment_method})
+    return {"id": intent.id, "status": intent.status}
+
+
+def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> None:
+    _call(_client().v1.payment_intents.cancel, payment_intent_id, options={"idempotency_key": idempotency_key})
+
+
+def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key: str, transfer_id: str = "") -> dict:
+    client = _client()
+    if transfer_id:
+        # Separate charges and transfers: take the shop's part back from its account first.
+        _call(
+            client.v1.transfers.reversals.create,
+            transfer_id,
+            params={"amount": amount_minor},
+            options={"idempotency_key": f"{idempotency_key}-reversal"},
+        )
+    refund = _call(
+        client.v1.refunds.create,
+        params={"payment_intent": payment_intent_id, "amount": amount_minor},
+        options={"idempotency_key": idempotency_key},
+    )
+    return {"id": refund.id, "status": refund.status}
+
+
+def transfer_create(*, amount_minor: int, destination: str, transfer_group: str, idempotency_key: str) -> dict:
+    transfer = _call(
+        _client().v1.transfers.create,
+        params={
+            "amount": amount_minor,
+            "currency": settings.MARKETPLACE_CURRENCY.lower(),
+            "destination": destination,
+            "transfer_group": transfer_group,
+        },
+        options={"idempotency_key": idempotency_key},
+    )
+    return {"id": transfer.id}
+
+
+def webhook_event_verify(*, payload: bytes, signature: str) -> stripe.Event:
+    """Verify the Stripe-Signature header (HMAC and a 5-minute timestamp tolerance)."""
+    return stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300)
