@@ -7,4 +7,5 @@ from accounts.api import TokenCreateApi
 urlpatterns = [
     path("auth/token/", TokenCreateApi.as_view(), name="api_token"),
     path("", include("shops.api_urls")),
+    path("", include("orders.api_urls")),
 ]
