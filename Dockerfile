@@ -10,7 +10,7 @@ COPY . .
 
 RUN useradd --create-home --uid 1000 app \
     && mkdir -p /app/media /app/staticfiles \
-    && PRODUCTION=true SECRET_KEY=collectstatic-only-build-key-not-used-at-runtime-0123456789 \
+    && PRODUCTION=true ALLOW_TEST_PAYMENTS=true SECRET_KEY=collectstatic-only-build-key-not-used-at-runtime-0123456789 \
        DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
        python manage.py collectstatic --no-input \
     && chown -R app:app /app/media

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -283,6 +284,8 @@ STRIPE_CONNECT_CLIENT_ID = env.str("STRIPE_CONNECT_CLIENT_ID", default="")
 STRIPE_TEST_MODE = not STRIPE_SECRET_KEY
 if STRIPE_TEST_MODE and not STRIPE_WEBHOOK_SECRET:
     STRIPE_WEBHOOK_SECRET = "whsec_local_test_mode"  # noqa: S105 - test mode only, no real money
+if PRODUCTION and STRIPE_TEST_MODE and not env.bool("ALLOW_TEST_PAYMENTS", default=False):
+    raise ImproperlyConfigured("PRODUCTION needs STRIPE_SECRET_KEY (ALLOW_TEST_PAYMENTS=true for a staging site).")
 
 # --- Marketplace rules ------------------------------------------------------------------
 MARKETPLACE_NAME = env.str("MARKETPLACE_NAME", default="Circle Market")

@@ -12,7 +12,6 @@ from shops import selectors, services
 from shops.forms import PhotoUploadForm, ProductForm, ShopForm, VariantForm
 from shops.models import Product, Shop
 
-
 # The add-variant form shares a page with the product form: its own ids keep labels unique.
 NEW_VARIANT_IDS = "new_variant_%s"
 

@@ -18,7 +18,14 @@ def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def _prod_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
-    env.update(PRODUCTION="true", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="shop.example.com", DEBUG="false")
+    env.update(
+        PRODUCTION="true",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="shop.example.com",
+        DEBUG="false",
+        STRIPE_SECRET_KEY="sk_test_not_called_by_checks",
+        STRIPE_WEBHOOK_SECRET="whsec_not_used_by_checks",
+    )
     return env
 
 
@@ -33,6 +40,16 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = _run(sys.executable, "manage.py", "check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_test_mode_payments_unless_allowed():
+    env = _prod_env()
+    del env["STRIPE_SECRET_KEY"]
+    refused = _run(sys.executable, "manage.py", "check", env=env)
+    assert refused.returncode != 0
+    assert "PRODUCTION needs STRIPE_SECRET_KEY" in refused.stderr
+    allowed = _run(sys.executable, "manage.py", "check", env=env | {"ALLOW_TEST_PAYMENTS": "true"})
+    assert allowed.returncode == 0, allowed.stderr
 
 
 def test_production_rejects_a_weak_secret_key():

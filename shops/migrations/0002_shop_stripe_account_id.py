@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shops', '0001_initial'),
+        ("shops", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='shop',
-            name='stripe_account_id',
+            model_name="shop",
+            name="stripe_account_id",
             field=models.CharField(blank=True, max_length=100),
         ),
     ]

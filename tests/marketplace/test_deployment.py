@@ -57,6 +57,7 @@ def test_the_compose_web_command_serves_the_app_with_production_settings():
         DATABASE_URL=_test_database_url(),
         PORT=str(port),
         WEB_CONCURRENCY="1",
+        ALLOW_TEST_PAYMENTS="true",
         PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
     )
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
