@@ -150,34 +150,44 @@ def orders_settle(*, order_ids: list[int]) -> int:
 
 
 def _settle_locked(ids: list[int]) -> int:
-    """Set-based: one INSERT of transactions, one of entries, one UPDATE of orders."""
-    from payments.tasks import transfer_submit_task
+    """Set-based: a few queries per batch whatever its size (accounts loaded in bulk, one
+    INSERT of transactions, one of entries, one UPDATE of orders, one Celery message)."""
+    from payments.models import LedgerAccount
+    from payments.tasks import transfers_submit_task
 
     if not ids:
         return 0
     now = timezone.now()
     orders = list(Order.objects.filter(pk__in=ids).prefetch_related("lines"))
-    accounts: dict[tuple, object] = {}
+    escrow = {a.order_id: a for a in LedgerAccount.objects.filter(kind=Kind.ESCROW, order_id__in=ids)}
+    holders: dict[tuple[str, int], LedgerAccount] = {}
 
-    def account(kind, **holder):
-        key = (kind, *sorted((k, v.pk) for k, v in holder.items()))
-        if key not in accounts:
-            accounts[key] = ledger.account_get(kind=kind, **holder)
-        return accounts[key]
+    def holder_account(kind: str, *, shop_id: int | None = None, user_id: int | None = None) -> LedgerAccount:
+        key = (kind, shop_id or user_id or 0)
+        if key not in holders:
+            holders[key] = ledger.account_get(
+                kind=kind,
+                shop=_Ref(shop_id) if shop_id else None,
+                user=_Ref(user_id) if user_id else None,
+            )
+        return holders[key]
 
+    platform = ledger.account_get(kind=Kind.PLATFORM_FEES)
     txns, pending_entries, transfers, events = [], [], [], []
     for order in orders:
         parts = settlement_parts(order, list(order.lines.all()))
-        txn = LedgerTransaction(
-            idempotency_key=f"settle:order:{order.pk}", kind=LedgerTransaction.Kind.SETTLEMENT, order=order
-        )
-        lines = [(account(Kind.ESCROW, order=order), -parts.paid)]
-        lines.append((account(Kind.PLATFORM_FEES), parts.platform))
+        if order.pk not in escrow:
+            raise ConflictError(f"Order {order.pk} has no held payment to settle.")
+        entries = [(escrow[order.pk], -parts.paid), (platform, parts.platform)]
         for promoter_id, amount in parts.commissions.items():
-            lines.append((ledger.account_get(kind=Kind.PROMOTER_AVAILABLE, user=_UserRef(promoter_id)), amount))
-        lines.append((account(Kind.MERCHANT_AVAILABLE, shop=order.shop), parts.merchant))
-        txns.append(txn)
-        pending_entries.append([(a, amt) for a, amt in lines if amt])
+            entries.append((holder_account(Kind.PROMOTER_AVAILABLE, user_id=promoter_id), amount))
+        entries.append((holder_account(Kind.MERCHANT_AVAILABLE, shop_id=order.shop_id), parts.merchant))
+        txns.append(
+            LedgerTransaction(
+                idempotency_key=f"settle:order:{order.pk}", kind=LedgerTransaction.Kind.SETTLEMENT, order=order
+            )
+        )
+        pending_entries.append([(a, amt) for a, amt in entries if amt])
         if parts.merchant > 0:
             transfers.append(Transfer(order=order, shop_id=order.shop_id, amount_minor=parts.merchant))
         events.append(OrderEvent(order=order, kind="settled", note="Completed: the held payment was released."))
@@ -193,12 +203,13 @@ def _settle_locked(ids: list[int]) -> int:
     made = Transfer.objects.bulk_create(transfers)
     OrderEvent.objects.bulk_create(events)
     transfer_ids = [t.pk for t in made]
-    transaction.on_commit(lambda: [transfer_submit_task.delay(tid) for tid in transfer_ids])
+    if transfer_ids:
+        transaction.on_commit(lambda: transfers_submit_task.delay(transfer_ids))
     return len(ids)
 
 
-class _UserRef:
-    """Just enough of a user for account_get: its primary key."""
+class _Ref:
+    """Just enough of a row for account_get: its primary key."""
 
     def __init__(self, pk: int):
         self.pk = pk

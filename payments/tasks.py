@@ -1,6 +1,10 @@
+import logging
+
 from celery import shared_task
 
 from payments import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
@@ -21,6 +25,19 @@ def transfer_submit_task(transfer_id: int) -> str:
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=8)
 def payment_intent_refund_whole_task(payment_intent_id: str) -> None:
     services.payment_intent_refund_whole(payment_intent_id=payment_intent_id)
+
+
+@shared_task(acks_late=True)
+def transfers_submit_task(transfer_ids: list[int]) -> int:
+    """One message per settlement batch; a transfer that fails is left pending for the sweeper."""
+    sent = 0
+    for transfer_id in transfer_ids:
+        try:
+            sent += services.transfer_submit(transfer_id=transfer_id).status == "sent"
+        except Exception:
+            # One shop's failure must not stop the others; payments_sweep_task retries it.
+            logger.exception("transfer failed", extra={"transfer_id": transfer_id})
+    return sent
 
 
 @shared_task(acks_late=True)
