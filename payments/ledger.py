@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -25,18 +25,21 @@ def account_get(*, kind: str, shop=None, user=None, order=None) -> LedgerAccount
     account = LedgerAccount.objects.filter(code=code).first()
     if account is not None:
         return account
-    try:
-        with transaction.atomic():
-            return LedgerAccount.objects.create(
-                code=code,
-                kind=kind,
-                shop_id=shop.pk if shop is not None else None,
-                user_id=user.pk if user is not None else None,
-                order_id=order.pk if order is not None else None,
-                currency=settings.MARKETPLACE_CURRENCY,
-            )
-    except IntegrityError:
-        return LedgerAccount.objects.get(code=code)
+    # ON CONFLICT instead of a savepoint: a concurrent creator simply wins.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO payments_ledgeraccount (code, kind, shop_id, user_id, order_id, currency, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, now()) ON CONFLICT (code) DO NOTHING",
+            [
+                code,
+                kind,
+                shop.pk if shop is not None else None,
+                user.pk if user is not None else None,
+                order.pk if order is not None else None,
+                settings.MARKETPLACE_CURRENCY,
+            ],
+        )
+    return LedgerAccount.objects.get(code=code)
 
 
 def ledger_post(
@@ -55,23 +58,26 @@ def ledger_post(
     lines = [(account, int(amount)) for account, amount in entries if amount]
     if sum(amount for _, amount in lines) != 0:
         raise LedgerUnbalanced(f"entries of {idempotency_key} sum to {sum(a for _, a in lines)}, not 0")
-    existing = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing, False
     if len(lines) < 2:
+        existing = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
         raise LedgerUnbalanced(f"{idempotency_key} needs at least two non-zero entries")
-    try:
-        with transaction.atomic():
-            txn = LedgerTransaction.objects.create(
-                idempotency_key=idempotency_key, kind=kind, order=order, memo=memo[:200]
+    with transaction.atomic(savepoint=False):
+        # The unique key decides: a transaction posted before (or concurrently) wins, ours is a no-op.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at) "
+                "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                [idempotency_key, kind, order.pk if order is not None else None, memo[:200]],
             )
-            LedgerEntry.objects.bulk_create(
-                [LedgerEntry(transaction=txn, account=account, amount_minor=amount) for account, amount in lines]
-            )
-    except IntegrityError:
-        # A concurrent poster won the unique key: theirs stands, ours is a no-op.
-        return LedgerTransaction.objects.get(idempotency_key=idempotency_key), False
-    return txn, True
+            row = cursor.fetchone()
+        if row is None:
+            return LedgerTransaction.objects.get(idempotency_key=idempotency_key), False
+        LedgerEntry.objects.bulk_create(
+            [LedgerEntry(transaction_id=row[0], account=account, amount_minor=amount) for account, amount in lines]
+        )
+    return LedgerTransaction(pk=row[0], idempotency_key=idempotency_key, kind=kind, order=order, memo=memo[:200]), True
 
 
 def balance(account: LedgerAccount) -> int:

@@ -10,6 +10,7 @@ Stripe would send, and the webhook view verifies it like any other.
 import json
 import secrets
 import time
+from collections import deque
 from urllib.parse import parse_qsl, urlsplit
 
 import redis
@@ -29,8 +30,15 @@ TEST_CARDS = {
 }
 
 
+_clients: dict[str, redis.Redis] = {}
+
+
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    # One connection pool per process and URL: a new client per call would reconnect each time.
+    client = _clients.get(settings.REDIS_URL)
+    if client is None:
+        client = _clients[settings.REDIS_URL] = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    return client
 
 
 def _new_id(prefix: str) -> str:
@@ -61,7 +69,8 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
 
     def __init__(self):
         super().__init__()
-        self.requests: list[tuple[str, str]] = []
+        # The latest requests (method, path), for tests that count calls; bounded for long runs.
+        self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)
 
     def close(self):
         return None

@@ -370,7 +370,7 @@ def payment_intent_ensure(*, group_id: int):
     OrderGroup.objects.filter(pk=group_id).update(
         payment_intent_id=intent["id"], payment_client_secret=intent["client_secret"]
     )
-    group.refresh_from_db()
+    group.payment_intent_id, group.payment_client_secret = intent["id"], intent["client_secret"]
     return group
 
 
@@ -381,6 +381,7 @@ def webhook_receive(*, payload: bytes, signature: str):
     twice. Raises WebhookRejected for a bad signature, a stale timestamp or bad JSON.
     """
     import datetime
+    import json
 
     import stripe
 
@@ -399,12 +400,20 @@ def webhook_receive(*, payload: bytes, signature: str):
     data = event.to_dict()
     created_at = datetime.datetime.fromtimestamp(int(data.get("created", 0)), tz=datetime.UTC)
     with transaction.atomic():
-        row, created = WebhookEvent.objects.get_or_create(
-            stripe_id=data["id"], defaults={"type": data["type"], "payload": data, "stripe_created_at": created_at}
-        )
-        if created:
-            transaction.on_commit(lambda: webhook_event_handle_task.delay(row.pk))
-    return row, created
+        # The unique stripe_id decides: a replayed event inserts nothing and is not handled again.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO payments_webhookevent (stripe_id, type, payload, status, error, stripe_created_at, "
+                "received_at) VALUES (%s, %s, %s, 'received', '', %s, now()) "
+                "ON CONFLICT (stripe_id) DO NOTHING RETURNING id",
+                [data["id"], data["type"][:100], json.dumps(data), created_at],
+            )
+            inserted = cursor.fetchone()
+        if inserted:
+            event_pk = inserted[0]
+            transaction.on_commit(lambda: webhook_event_handle_task.delay(event_pk))
+            return WebhookEvent(pk=event_pk, stripe_id=data["id"], type=data["type"]), True
+    return WebhookEvent.objects.get(stripe_id=data["id"]), False
 
 
 class WebhookRejected(DomainError):

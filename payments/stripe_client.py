@@ -25,7 +25,15 @@ def http_client_set(client: stripe.HTTPClient | None) -> None:
     _http_client_override = client
 
 
+_clients: dict[tuple, stripe.StripeClient] = {}
+
+
 def _client() -> stripe.StripeClient:
+    """The SDK client, built once per process and configuration (it keeps its HTTP session)."""
+    key = (id(_http_client_override), settings.STRIPE_SECRET_KEY, settings.STRIPE_TEST_MODE)
+    client = _clients.get(key)
+    if client is not None:
+        return client
     if _http_client_override is not None:
         http = _http_client_override
     elif settings.STRIPE_TEST_MODE:
@@ -35,7 +43,8 @@ def _client() -> stripe.StripeClient:
     else:
         http = None
     api_key = settings.STRIPE_SECRET_KEY or "sk_test_local_mode"
-    return stripe.StripeClient(api_key, http_client=http, max_network_retries=2)
+    client = _clients[key] = stripe.StripeClient(api_key, http_client=http, max_network_retries=2)
+    return client
 
 
 def payment_methods() -> list[str]:

@@ -1,0 +1,294 @@
+"""Orders benchmarks: P3 (checkout + payment handling vs pgbench -N) and P4 (settlement).
+
+Run by `make bench` (bench/__main__.py) or alone: `python -m bench.orders` with DATABASE_URL
+and REDIS_URL set (`make bench` sets them, embedded if unset). Uses its own database,
+`circle_bench_orders`, dropped and created on each run, and Redis database 14.
+"""
+
+import multiprocessing
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import environ
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+DB_NAME = "circle_bench_orders"
+# Two load processes on two cores, like pgbench's two clients below: the same concurrency.
+CLIENTS = 2
+ORDERS_PER_CLIENT = int(os.environ.get("BENCH_P3_ORDERS", "250"))
+P4_SIZES = [int(x) for x in os.environ.get("BENCH_P4_SIZES", "10000,100000").split(",")]
+
+
+def figure(fid: str, value: float, unit: str, op: str, target: float) -> None:
+    print(f"FIGURE {fid} {value:.3f} {unit} target {op} {target}", flush=True)
+
+
+def _db_config() -> dict:
+    return environ.Env.db_url_config(os.environ["DATABASE_URL"])
+
+
+def _bench_url(cfg: dict) -> str:
+    host = quote(unquote(cfg["HOST"] or ""), safe="")
+    port = f":{cfg['PORT']}" if cfg["PORT"] else ""
+    return f"postgres://{quote(cfg['USER'])}:{quote(cfg['PASSWORD'] or '')}@{host}{port}/{DB_NAME}"
+
+
+def _recreate_database(cfg: dict) -> None:
+    conn = psycopg2.connect(
+        dbname="postgres", user=cfg["USER"], password=cfg["PASSWORD"] or None,
+        host=unquote(cfg["HOST"] or "") or None, port=cfg["PORT"] or None,
+    )  # fmt: skip
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {DB_NAME}")
+    conn.close()
+
+
+def _pgbench_binary() -> str:
+    try:
+        import pgserver
+
+        candidate = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which("pgbench")
+    if not found:
+        raise SystemExit("pgbench not found (it ships with the pgserver package)")
+    return found
+
+
+def pgbench_tps(cfg: dict, seconds: int = 10) -> float:
+    """`pgbench -N` (no hot branch/teller rows) TPS with CLIENTS clients on the bench database."""
+    env = dict(os.environ, PGPASSWORD=cfg["PASSWORD"] or "")
+    common = ["-h", unquote(cfg["HOST"] or "127.0.0.1"), "-U", cfg["USER"], DB_NAME]
+    if cfg["PORT"]:
+        common[0:0] = ["-p", str(cfg["PORT"])]
+    binary = _pgbench_binary()
+    subprocess.run([binary, "-i", "-q", "-s", "10", *common], env=env, check=True, capture_output=True)
+    out = subprocess.run(
+        [binary, "-N", "-c", str(CLIENTS), "-j", str(CLIENTS), "-T", str(seconds), *common],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    match = re.search(r"tps = ([\d.]+)", out)
+    return float(match.group(1))
+
+
+def _django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/14"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+    os.environ["DEBUG"] = "false"
+    import django
+
+    django.setup()
+
+
+def _seed(shops: int, products_per_shop: int, buyers: int) -> dict:
+    from accounts.models import User
+    from shops import services
+
+    variant_ids = []
+    for s in range(shops):
+        owner = User.objects.create_user(email=f"m{s}@bench.local", password=None)
+        shop = services.shop_open(owner=owner, name=f"Bench shop {s}")
+        for p in range(products_per_shop):
+            product = services.product_create(
+                shop=shop, title=f"Item {s}-{p}", price_minor=1000 + p * 37, commission_bps=1000, stock=10_000_000
+            )
+            services.product_set_status(product=product, status="active")
+            variant_ids.append(product.variants.get().pk)
+    buyer_ids = [User.objects.create_user(email=f"b{i}@bench.local", password=None).pk for i in range(buyers)]
+    return {"variants": variant_ids, "buyers": buyer_ids}
+
+
+def _checkout_and_pay_loop(args) -> int:
+    """One load client: check out one item and handle its payment success, n times."""
+    variant_ids, buyer_ids, n, seed = args
+    import random
+    import uuid
+
+    from django.db import connection
+
+    from accounts.models import User
+    from orders import services
+    from payments import services as payment_services
+    from payments import stripe_client
+    from payments.local_stripe import local_event_signed, local_events_take
+    from shops.models import Variant
+
+    connection.close()
+    rng = random.Random(seed)
+    prices = dict(Variant.objects.filter(pk__in=variant_ids).values_list("pk", "price_minor"))
+    buyers = list(User.objects.filter(pk__in=buyer_ids))
+    address = services.Address(name="Bench", phone="13800000000", address="1 Bench Road", city="Hangzhou")
+    for _ in range(n):
+        variant_id = rng.choice(variant_ids)
+        group = services.checkout_place(
+            buyer=rng.choice(buyers),
+            lines=[services.CheckoutLine(variant_id, 1, prices[variant_id])],
+            address=address,
+            idempotency_key=uuid.uuid4().hex,
+        )
+        group = payment_services.payment_intent_ensure(group_id=group.pk)
+        stripe_client.payment_intent_confirm_test(
+            payment_intent_id=group.payment_intent_id, payment_method="pm_card_visa"
+        )
+        for event in local_events_take():
+            if event["data"]["object"]["id"] != group.payment_intent_id:
+                continue
+            body, signature = local_event_signed(event)
+            row, _ = payment_services.webhook_receive(payload=body, signature=signature)
+            payment_services.webhook_event_handle(event_id=row.pk)
+    connection.close()
+    return n
+
+
+def _p3_rate(variant_ids, buyer_ids) -> float:
+    from django.db import connections
+
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    jobs = [(variant_ids, buyer_ids, ORDERS_PER_CLIENT, i) for i in range(CLIENTS)]
+    with ctx.Pool(CLIENTS) as pool:
+        pool.map(_checkout_and_pay_loop, [(variant_ids, buyer_ids, 5, 100 + i) for i in range(CLIENTS)])  # warm-up
+        start = time.perf_counter()
+        done = sum(pool.map(_checkout_and_pay_loop, jobs))
+        elapsed = time.perf_counter() - start
+    return done / elapsed
+
+
+def run_p3() -> None:
+    cfg = _db_config()
+    _recreate_database(cfg)
+    url = _bench_url(cfg)
+    env = dict(os.environ, DATABASE_URL=url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    _django(url)
+    import redis
+    from django.conf import settings
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    spread = _seed(shops=20, products_per_shop=5, buyers=50)
+    from shops.models import Shop, Variant
+
+    one_shop = Shop.objects.order_by("pk").first()
+    hot = list(Variant.objects.filter(product__shop=one_shop).values_list("pk", flat=True))
+    tps = pgbench_tps(cfg)
+    spread_rates, hot_rates = [], []
+    # Interleaved rounds so machine noise hits both alike; the median is reported.
+    for _ in range(3):
+        spread_rates.append(_p3_rate(spread["variants"], spread["buyers"]))
+        hot_rates.append(_p3_rate(hot, spread["buyers"]))
+    spread_rate, hot_rate = statistics.median(spread_rates), statistics.median(hot_rates)
+    print(f"P3 raw: pgbench -N {tps:.0f} tps; checkout+payment {spread_rate:.1f} orders/s (20 shops), "
+          f"{hot_rate:.1f} orders/s (one shop); {CLIENTS} clients", flush=True)  # fmt: skip
+    figure("P3", spread_rate / tps, "ratio", ">=", 0.10)
+    figure("P3H", hot_rate / spread_rate, "ratio", ">=", 0.90)
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+# --- P4 -----------------------------------------------------------------------------------
+
+GENERATE_SQL = """
+SET session_replication_role = replica;  -- bench data only: skip the ledger triggers while loading
+INSERT INTO orders_ordergroup (buyer_id, idempotency_key, status, currency, total_minor, ship_name, ship_phone,
+    ship_address, ship_city, ship_postal_code, ship_country, payment_intent_id, payment_client_secret,
+    card_fingerprint, created_at, pay_by, paid_at)
+SELECT %(buyer)s, 'p4-' || g, 'paid', 'CNY', 1800 + (g %% 500), 'Bench', '13800000000', '1 Bench Road', 'Hangzhou',
+       '', 'CN', 'pi_bench_' || g, '', '', now(), now(), now()
+  FROM generate_series(1, %(n)s) g;
+INSERT INTO orders_order (group_id, shop_id, buyer_id, status, currency, items_minor, shipping_minor, total_minor,
+    platform_fee_bps, refunded_minor, is_held, held_reason, created_at, paid_at, shipped_at, carrier,
+    tracking_number, received_at, after_sales_ends_at, transfer_id)
+SELECT grp.id, %(shop)s, %(buyer)s, 'received', 'CNY', grp.total_minor - 800, 800, grp.total_minor, 500, 0, false, '',
+       now(), now(), now(), 'SF', 'SF123456', now(), now() - interval '1 minute', ''
+  FROM orders_ordergroup grp WHERE grp.idempotency_key LIKE 'p4-%%';
+INSERT INTO orders_orderline (order_id, product_id, variant_id, title, variant_name, unit_price_minor, quantity,
+    total_minor, promoter_id, commission_bps, commission_base_minor)
+SELECT o.id, %(product)s, %(variant)s, 'Item', 'Standard', o.items_minor, 1, o.items_minor, %(promoter)s, 1000,
+       o.items_minor
+  FROM orders_order o WHERE o.status = 'received';
+INSERT INTO payments_ledgeraccount (code, kind, order_id, currency, created_at)
+SELECT 'escrow:order:' || o.id, 'escrow', o.id, 'CNY', now() FROM orders_order o WHERE o.status = 'received';
+INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
+SELECT 'capture:order:' || o.id, 'payment_captured', o.id, '', now() FROM orders_order o WHERE o.status = 'received';
+INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
+SELECT t.id, a.id, o.total_minor, now()
+  FROM orders_order o
+  JOIN payments_ledgertransaction t ON t.idempotency_key = 'capture:order:' || o.id
+  JOIN payments_ledgeraccount a ON a.code = 'escrow:order:' || o.id
+ WHERE o.status = 'received'
+UNION ALL
+SELECT t.id, %(clearing)s, -o.total_minor, now()
+  FROM orders_order o JOIN payments_ledgertransaction t ON t.idempotency_key = 'capture:order:' || o.id
+ WHERE o.status = 'received';
+SET session_replication_role = origin;
+"""
+
+
+def _p4_rate(n: int, ids: dict) -> float:
+    from django.db import connection
+
+    from payments.models import LedgerTransaction
+    from payments.services import orders_settle_due, reconcile
+
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE orders_orderevent, payments_transfer, orders_orderline, orders_order, "
+                    "orders_ordergroup, payments_ledgerentry, payments_ledgertransaction CASCADE")  # fmt: skip
+        cur.execute("DELETE FROM payments_ledgeraccount WHERE kind <> 'clearing'")
+        cur.execute(GENERATE_SQL, {**ids, "n": n})
+        cur.execute("ANALYZE")
+    start = time.perf_counter()
+    settled = 0
+    while batch := orders_settle_due(batch_size=2000):
+        settled += batch
+    elapsed = time.perf_counter() - start
+    assert settled == n, (settled, n)
+    assert LedgerTransaction.objects.filter(kind="settlement").count() == n
+    report = reconcile()
+    if not report.ok:
+        raise SystemExit(f"P4: books do not reconcile after settlement: {report.problems[:5]}")
+    return n / elapsed
+
+
+def run_p4() -> None:
+    from accounts.models import User
+    from payments import ledger
+    from payments.ledger import Kind
+    from shops.models import Shop, Variant
+
+    shop = Shop.objects.order_by("pk").first()
+    variant = Variant.objects.filter(product__shop=shop).first()
+    ids = {
+        "buyer": User.objects.filter(email__startswith="b").first().pk,
+        "promoter": User.objects.filter(email__startswith="b").last().pk,
+        "shop": shop.pk,
+        "product": variant.product_id,
+        "variant": variant.pk,
+        "clearing": ledger.account_get(kind=Kind.CLEARING).pk,
+    }
+    rates = {n: _p4_rate(n, ids) for n in P4_SIZES}
+    for n, rate in rates.items():
+        print(f"P4 raw: settled {n} paid orders at {rate:.0f} orders/s", flush=True)
+    small, large = rates[P4_SIZES[0]], rates[P4_SIZES[-1]]
+    figure("P4", large / small, "ratio", ">=", 0.90)
+
+
+def main() -> None:
+    run_p3()
+    run_p4()
+
+
+if __name__ == "__main__":
+    main()
