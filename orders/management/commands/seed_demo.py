@@ -1,10 +1,11 @@
 from django.core.management.base import BaseCommand
 
+from orders.demo import demo_orders_load
 from shops.demo import DEMO_PASSWORD, LOGINS, demo_load
 
 
 class Command(BaseCommand):
-    help = "Load the demo shops, products and people once; print the demo logins."
+    help = "Load the demo shops, products, people and orders once; print the demo logins."
 
     def add_arguments(self, parser):
         parser.add_argument("--logins-only", action="store_true", help="Only print the demo logins.")
@@ -12,6 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not options["logins_only"]:
             created = demo_load()
+            demo_orders_load()
             self.stdout.write("Demo data loaded." if created else "Demo data already present; left as it is.")
         if options["verbosity"] < 1:
             return
