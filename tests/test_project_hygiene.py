@@ -17,7 +17,8 @@ def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def _prod_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
+    # Neither pytest's marker nor the browser tests' async override belongs in a deployment.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_VERSION", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(
         PRODUCTION="true",
         SECRET_KEY=secrets.token_urlsafe(50),
