@@ -11,46 +11,17 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
-import environ
-import psycopg2
+from bench.common import database_recreate, db_config, django_setup, figure
 
-ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "circle_bench_orders"
 # Two load processes on two cores, like pgbench's two clients below: the same concurrency.
 CLIENTS = 2
 ORDERS_PER_CLIENT = int(os.environ.get("BENCH_P3_ORDERS", "250"))
 P4_SIZES = [int(x) for x in os.environ.get("BENCH_P4_SIZES", "10000,100000").split(",")]
-
-
-def figure(fid: str, value: float, unit: str, op: str, target: float) -> None:
-    print(f"FIGURE {fid} {value:.3f} {unit} target {op} {target}", flush=True)
-
-
-def _db_config() -> dict:
-    return environ.Env.db_url_config(os.environ["DATABASE_URL"])
-
-
-def _bench_url(cfg: dict) -> str:
-    host = quote(unquote(cfg["HOST"] or ""), safe="")
-    port = f":{cfg['PORT']}" if cfg["PORT"] else ""
-    return f"postgres://{quote(cfg['USER'])}:{quote(cfg['PASSWORD'] or '')}@{host}{port}/{DB_NAME}"
-
-
-def _recreate_database(cfg: dict) -> None:
-    conn = psycopg2.connect(
-        dbname="postgres", user=cfg["USER"], password=cfg["PASSWORD"] or None,
-        host=unquote(cfg["HOST"] or "") or None, port=cfg["PORT"] or None,
-    )  # fmt: skip
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {DB_NAME}")
-    conn.close()
 
 
 def _pgbench_binary() -> str:
@@ -82,16 +53,6 @@ def pgbench_tps(cfg: dict, seconds: int = 10) -> float:
     ).stdout  # fmt: skip
     match = re.search(r"tps = ([\d.]+)", out)
     return float(match.group(1))
-
-
-def _django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/14"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
-    os.environ["DEBUG"] = "false"
-    import django
-
-    django.setup()
 
 
 def _seed(shops: int, products_per_shop: int, buyers: int) -> dict:
@@ -169,12 +130,9 @@ def _p3_rate(variant_ids, buyer_ids) -> float:
 
 
 def run_p3() -> None:
-    cfg = _db_config()
-    _recreate_database(cfg)
-    url = _bench_url(cfg)
-    env = dict(os.environ, DATABASE_URL=url)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    _django(url)
+    cfg = db_config()
+    url = database_recreate(cfg, DB_NAME)
+    django_setup(url, redis_db=14)
     import redis
     from django.conf import settings
 

@@ -270,6 +270,7 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "pyvips": {"level": "WARNING"},
         "django.server": {"level": "WARNING" if not DEBUG else "INFO"},
     },
 }
