@@ -107,7 +107,7 @@ def run_p1(url: str) -> None:
     port = _free_port()
     env = dict(
         os.environ, DATABASE_URL=url, DEBUG="false", ALLOWED_HOSTS="127.0.0.1", PORT=str(port),
-        WEB_CONCURRENCY=str(WORKERS), GUNICORN_THREADS="1", SERVE_MEDIA="true",
+        WEB_CONCURRENCY=str(WORKERS), GUNICORN_THREADS="1", SERVE_MEDIA="true", GUNICORN_MAX_REQUESTS="0",
     )  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "marketplace/gunicorn.conf.py", "marketplace.wsgi",

@@ -224,6 +224,15 @@ class ProductListApi(generics.ListAPIView):
     permission_classes = [permissions.AllowAny]
     serializer_class = ProductCardSerializer
 
+    def list(self, request, *args, **kwargs):
+        # Cached per catalog version, like the HTML grid: any catalog write retires it.
+        key = services.catalog_cache_key(request.path, request.query_params)
+        data = services.catalog_cache_get(key)
+        if data is None:
+            data = super().list(request, *args, **kwargs).data
+            services.catalog_cache_set(key, data, services.GRID_TTL)
+        return Response(data)
+
     def get_queryset(self):
         request = self.request
         category_ids = None

@@ -1,7 +1,10 @@
 """Every write to shops and the catalog goes through here."""
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, Sum
@@ -14,6 +17,43 @@ from shops.models import Category, Product, ProductPhoto, Shop, Variant
 from shops.search import trigrams
 
 MAX_PHOTOS_PER_PRODUCT = 20
+CATALOG_VERSION_KEY = "catalog:version"
+# How long a cached product grid may show a stale stock badge (prices and visibility never lag).
+GRID_TTL = 60
+
+
+def catalog_cache_key(path: str, params) -> str:
+    query = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return "grid:" + hashlib.sha256(f"{path}?{query}".encode()).hexdigest()[:32]
+
+
+def catalog_cache_get(key: str):
+    """A cached value stored with catalog_cache_set, or None when missing or older than the
+    catalog's latest change. One Redis round trip for both the version and the value."""
+    found = cache.get_many([CATALOG_VERSION_KEY, key])
+    entry = found.get(key)
+    if entry is None or entry[0] != found.get(CATALOG_VERSION_KEY, 0):
+        return None
+    return entry[1]
+
+
+def catalog_cache_set(key: str, value, ttl: int) -> None:
+    # The version read before the value was built: a change meanwhile makes this entry stale.
+    cache.set(key, (cache.get(CATALOG_VERSION_KEY, 0), value), ttl)
+
+
+def catalog_changed() -> None:
+    """Retire every cached grid: now (for this transaction's own reads) and again at commit
+    (so nothing cached from before the commit survives it)."""
+
+    def bump():
+        try:
+            cache.incr(CATALOG_VERSION_KEY)
+        except ValueError:
+            cache.add(CATALOG_VERSION_KEY, 1, None)
+
+    bump()
+    transaction.on_commit(bump)
 
 
 # --- Shops ------------------------------------------------------------------------------
@@ -55,6 +95,7 @@ def shop_update(*, shop: Shop, **fields) -> Shop:
         encoded = image_intake(logo, max_side=512)
         shop.logo.save(f"logo-{shop.slug}.jpg", ContentFile(encoded.content), save=False)
     shop.save()
+    catalog_changed()
     return shop
 
 
@@ -65,6 +106,7 @@ def shop_verify(*, shop_id: int) -> Shop:
             shop.is_verified = True
             shop.verified_at = timezone.now()
             shop.save(update_fields=["is_verified", "verified_at"])
+            catalog_changed()
     return shop
 
 
@@ -77,6 +119,7 @@ def shop_suspend(*, shop_id: int, reason: str) -> Shop:
         shop.status = Shop.Status.SUSPENDED
         shop.suspended_reason = reason.strip()[:300]
         shop.save(update_fields=["status", "suspended_reason"])
+        catalog_changed()
     return shop
 
 
@@ -86,6 +129,7 @@ def shop_reinstate(*, shop_id: int) -> Shop:
         shop.status = Shop.Status.ACTIVE
         shop.suspended_reason = ""
         shop.save(update_fields=["status", "suspended_reason"])
+        catalog_changed()
     return shop
 
 
@@ -118,6 +162,7 @@ def _product_refresh_derived(product: Product) -> None:
         search_vector=SearchVector("title", weight="A", config="english")
         + SearchVector("description", weight="B", config="english")
     )
+    catalog_changed()
 
 
 def product_create(
@@ -203,6 +248,7 @@ def product_set_status(*, product: Product, status: str) -> Product:
             raise ConflictError("A suspended shop cannot publish products.")
         product.status = status
         product.save(update_fields=["status", "updated_at"])
+        catalog_changed()
     return product
 
 
@@ -292,7 +338,9 @@ def product_photo_render(*, photo_id: int) -> ProductPhoto | None:
     updated = ProductPhoto.objects.filter(pk=photo_id, status=ProductPhoto.Status.PENDING).update(
         status=ProductPhoto.Status.READY, **names
     )
-    if not updated:
+    if updated:
+        catalog_changed()
+    else:
         for name, stored in names.items():
             getattr(photo, name).storage.delete(stored)
     photo.refresh_from_db()
