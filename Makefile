@@ -22,6 +22,7 @@ test: $(STAMP)
 
 ## Benchmarks: FIGURE lines, each against the trivial-view baseline of the same run.
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	EMBEDDED_REDIS_DB=redis-bench.db $(PY) -m marketplace.embedded -- $(PY) -m bench
 
 lint: $(STAMP)

@@ -1,6 +1,7 @@
 """Repository-level guarantees, run with the suite so CI enforces them."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -74,3 +75,13 @@ def test_ruff_lint_is_clean():
 def test_ruff_format_is_clean():
     result = _run(str(BIN / "ruff"), "format", "--check", ".")
     assert result.returncode == 0, result.stdout
+
+
+def test_templates_use_no_inline_styles_or_scripts():
+    """The Content-Security-Policy allows no inline style or script, so none may be written."""
+    offenders = []
+    for path in (ROOT / "templates").rglob("*.html"):
+        text = path.read_text()
+        if ' style="' in text or "<style" in text or re.search(r"<script(?![^>]*\bsrc=)", text):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
