@@ -103,8 +103,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL")
 if TESTING:
-    # Tests own Redis database 15 outright (they flush it), whatever REDIS_URL points at.
-    REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/15" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/15"
+    # Tests own one Redis database outright (they flush it), whatever REDIS_URL points at;
+    # TEST_REDIS_DB lets two suites share one Redis server.
+    _test_db = env.int("TEST_REDIS_DB", default=15)
+    REDIS_URL = (REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL) + f"/{_test_db}"
 CACHES = {
     "default": {
         "BACKEND": "marketplace.cache.ReusingRedisCache",

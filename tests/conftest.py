@@ -10,7 +10,7 @@ from tests.factories import PASSWORD, UserFactory, make_shop
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
-    """Tests own Redis database 15 (see settings.TESTING): start each test with it empty."""
+    """Tests own one Redis database (15, or TEST_REDIS_DB; see settings.TESTING): start each test with it empty."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.flushdb()
     yield
