@@ -38,6 +38,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Stripe Connect account that receives this person's commission payouts.
+    stripe_account_id = models.CharField(max_length=100, blank=True)
 
     objects = UserManager()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -188,6 +189,10 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = TIME_ZONE
+# When the payout run goes: a crontab "minute hour day_of_week" (default daily at 03:00).
+PAYOUT_SCHEDULE = dict(
+    zip(("minute", "hour", "day_of_week"), env.str("MARKETPLACE_PAYOUT_SCHEDULE", default="0 3 *").split(), strict=True)
+)
 CELERY_BEAT_SCHEDULE: dict = {
     "photo-render-sweep": {"task": "shops.tasks.product_photo_render_sweep_task", "schedule": 300.0},
     "order-groups-expire": {"task": "orders.tasks.order_groups_expire_task", "schedule": 60.0},
@@ -196,6 +201,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "orders-settle-due": {"task": "payments.tasks.orders_settle_due_task", "schedule": 300.0},
     "payments-sweep": {"task": "payments.tasks.payments_sweep_task", "schedule": 120.0},
     "reconcile": {"task": "payments.tasks.reconcile_task", "schedule": 3600.0},
+    "payouts-run": {"task": "payments.tasks.payouts_run_task", "schedule": crontab(**PAYOUT_SCHEDULE)},
 }
 CELERY_IMPORTS = ["marketplace.tasks"]
 # Keep Django's LOGGING (JSON to stdout) in the worker too.

@@ -116,8 +116,6 @@ class Order(models.Model):
     after_sales_ends_at = models.DateTimeField(null=True, blank=True)
     settled_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    # Stripe transfer to the shop's connected account, made at settlement.
-    transfer_id = models.CharField(max_length=100, blank=True)
 
     class Meta:
         indexes = [
@@ -161,6 +159,8 @@ class OrderLine(models.Model):
     )
     commission_bps = models.PositiveIntegerField(default=0)
     commission_base_minor = models.BigIntegerField(default=0)
+    # The link the sale came through, for the promoter's per-link figures.
+    share = models.ForeignKey("referrals.Share", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         constraints = [

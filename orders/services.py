@@ -154,7 +154,7 @@ def checkout_place(
     lines: list[CheckoutLine],
     address: Address,
     idempotency_key: str,
-    promoter_by_product: dict[int, int] | None = None,
+    shares_by_product: dict | None = None,
 ) -> OrderGroup:
     """Turn cart lines into one order group with one order per shop, reserving stock.
 
@@ -172,10 +172,10 @@ def checkout_place(
     if problems := address.problems():
         field, message = next(iter(problems.items()))
         raise DomainError(message, field=field)
-    promoter_by_product = promoter_by_product or {}
+    shares_by_product = shares_by_product or {}
     try:
         with transaction.atomic():
-            return _checkout_place_locked(buyer, lines, address, idempotency_key, promoter_by_product)
+            return _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product)
     except IntegrityError:
         # The same key raced us and won: its group is the answer.
         existing = OrderGroup.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()
@@ -184,7 +184,7 @@ def checkout_place(
         return existing
 
 
-def _checkout_place_locked(buyer, lines, address, idempotency_key, promoter_by_product) -> OrderGroup:
+def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product) -> OrderGroup:
     now = timezone.now()
     # The group row first: a concurrent request with the same key waits on its unique index.
     group = OrderGroup.objects.create(
@@ -257,10 +257,11 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, promoter_by_p
         order_lines = []
         for v in shop_variants:
             quantity = wanted[v.pk].quantity
-            promoter_id = wanted[v.pk].promoter_id or promoter_by_product.get(v.product_id)
+            share = shares_by_product.get(v.product_id)
+            promoter_id = wanted[v.pk].promoter_id or (share.promoter_id if share else None)
             # No commission on one's own purchase or one's own shop's products.
             if promoter_id in (buyer.pk, shop.owner_id):
-                promoter_id = None
+                promoter_id = share = None
             order_lines.append(
                 OrderLine(
                     order=order,
@@ -272,6 +273,7 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, promoter_by_p
                     quantity=quantity,
                     total_minor=v.price_minor * quantity,
                     promoter_id=promoter_id,
+                    share=share if promoter_id else None,
                     commission_bps=v.product.commission_bps if promoter_id else 0,
                     commission_base_minor=v.price_minor * quantity if promoter_id else 0,
                 )
@@ -290,13 +292,13 @@ def _fmt(minor: int) -> str:
     return money_format(minor)
 
 
-def checkout_from_cart(*, buyer, cart: Cart, address: Address, idempotency_key: str, promoter_by_product=None):
+def checkout_from_cart(*, buyer, cart: Cart, address: Address, idempotency_key: str, shares_by_product=None):
     group = checkout_place(
         buyer=buyer,
         lines=_lines_from_cart(cart),
         address=address,
         idempotency_key=idempotency_key,
-        promoter_by_product=promoter_by_product,
+        shares_by_product=shares_by_product,
     )
     cart.items.filter(variant_id__in=group.orders.values("lines__variant_id")).delete()
     return group
@@ -338,6 +340,7 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
     Idempotent (a second success changes nothing). Returns the list of orders paid now.
     """
     from payments.services import escrow_capture
+    from referrals.services import commissions_screen_card
 
     with transaction.atomic():
         group = OrderGroup.objects.select_for_update().get(pk=group_id)
@@ -360,6 +363,7 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
         group.payment_intent_id = payment_intent_id
         group.card_fingerprint = card_fingerprint[:64]
         group.save(update_fields=["status", "paid_at", "payment_intent_id", "card_fingerprint"])
+        commissions_screen_card(group=group)
         paid = []
         for order in group.orders.select_for_update().order_by("pk"):
             order.status = Order.Status.PAID
@@ -453,7 +457,10 @@ def order_cancel(*, order_id: int, actor, reason: str) -> Order:
 
 
 def order_hold(*, order_id: int, reason: str) -> Order:
-    """The disputes hook: freeze the order's held payment and pause its timers."""
+    """The disputes hook: freeze the order's held payment and its commissions, and pause
+    its timers."""
+    from payments.services import commission_freeze
+
     with transaction.atomic():
         order = _lock(order_id)
         if order.status in (Order.Status.SETTLED, Order.Status.CANCELLED, Order.Status.EXPIRED):
@@ -461,11 +468,14 @@ def order_hold(*, order_id: int, reason: str) -> Order:
         order.is_held = True
         order.held_reason = reason[:200]
         order.save(update_fields=["is_held", "held_reason"])
+        commission_freeze(order=order)
         _event(order, "held", note=reason)
     return order
 
 
 def order_release_hold(*, order_id: int, note: str = "") -> Order:
+    from payments.services import commission_unfreeze
+
     with transaction.atomic():
         order = _lock(order_id)
         if not order.is_held:
@@ -479,6 +489,7 @@ def order_release_hold(*, order_id: int, note: str = "") -> Order:
         if order.status == Order.Status.RECEIVED and order.after_sales_ends_at and order.after_sales_ends_at < now:
             order.after_sales_ends_at = now + timedelta(days=1)
         order.save(update_fields=["is_held", "held_reason", "auto_confirm_at", "after_sales_ends_at"])
+        commission_unfreeze(order=order)
         _event(order, "hold_released", note=note or "Hold released.")
     return order
 

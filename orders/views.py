@@ -114,7 +114,7 @@ def checkout(request):
             name=data["name"], phone=data["phone"], address=data["address"], city=data["city"],
             postal_code=data["postal_code"],
         )  # fmt: skip
-        promoter_by_product, refusals = referral_services.attribution_for_checkout(
+        shares_by_product, refusals = referral_services.attribution_for_checkout(
             visitor_id=request.COOKIES.get(VISITOR_COOKIE),
             buyer=request.user,
             products=[line.variant.product for line in lines],
@@ -127,7 +127,7 @@ def checkout(request):
                     cart=cart_obj,
                     address=address,
                     idempotency_key=data["idempotency_key"],
-                    promoter_by_product=promoter_by_product,
+                    shares_by_product=shares_by_product,
                 )
                 referral_services.commission_refusals_record(group=group, refusals=refusals)
             payment_services.payment_intent_ensure(group_id=group.pk)

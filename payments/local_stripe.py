@@ -107,23 +107,28 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
             if parts == ["refunds"] and method == "post":
                 return self._refund(store, params)
             if parts == ["transfers"] and method == "post":
-                transfer = {"id": _new_id("tr"), "object": "transfer", "amount": int(params["amount"]),
-                            "currency": params["currency"], "destination": params["destination"],
-                            "transfer_group": params.get("transfer_group")}  # fmt: skip
-                return 200, self._save(store, transfer)
-            if len(parts) == 3 and parts[0] == "transfers" and parts[2] == "reversals":
-                self._get(store, parts[1])
-                return 200, {"id": _new_id("trr"), "object": "transfer_reversal", "amount": int(params["amount"]),
-                             "transfer": parts[1]}  # fmt: skip
+                return self._transfer(store, params)
             if parts == ["accounts"] and method == "post":
-                return 200, self._save(store, {"id": _new_id("acct"), "object": "account", "type": params.get("type")})
+                account = {"id": _new_id("acct"), "object": "account", "type": params.get("type"),
+                           "email": params.get("email")}  # fmt: skip
+                return 200, self._save(store, account, expires=False)
         except KeyError as exc:
             return 404, _error("invalid_request_error", f"No such object: {exc.args[0]}", code="resource_missing")
         return 404, _error("invalid_request_error", f"Unrecognized request URL ({method.upper()} {path}).")
 
-    def _save(self, store, obj: dict) -> dict:
-        store.set(PREFIX + obj["id"], json.dumps(obj), ex=30 * 86400)
+    def _save(self, store, obj: dict, *, expires: bool = True) -> dict:
+        store.set(PREFIX + obj["id"], json.dumps(obj), ex=30 * 86400 if expires else None)
         return obj
+
+    def _transfer(self, store, params) -> tuple[int, dict]:
+        destination = params.get("destination", "")
+        if store.get(PREFIX + destination) is None:
+            # What Stripe answers for an account that does not exist (or was closed).
+            return 400, _error("invalid_request_error", f"No such destination: '{destination}'",
+                               code="resource_missing", param="destination")  # fmt: skip
+        transfer = {"id": _new_id("tr"), "object": "transfer", "amount": int(params["amount"]),
+                    "currency": params["currency"], "destination": destination}  # fmt: skip
+        return 200, self._save(store, transfer)
 
     def _get(self, store, object_id: str) -> dict:
         raw = store.get(PREFIX + object_id)

@@ -15,8 +15,11 @@ class LedgerAccount(models.Model):
         MERCHANT_AVAILABLE = "merchant_available", "Merchant available"
         PROMOTER_PENDING = "promoter_pending", "Promoter pending"
         PROMOTER_AVAILABLE = "promoter_available", "Promoter available"
+        # Pending commission of an order with an open dispute or after-sales request.
+        PROMOTER_FROZEN = "promoter_frozen", "Promoter frozen"
         PLATFORM_FEES = "platform_fees", "Platform fees"
         PAYOUTS_IN_TRANSIT = "payouts_in_transit", "Payouts in transit"
+        PAYOUTS_PAID = "payouts_paid", "Paid out"
         REFUNDS = "refunds", "Refunds"
 
     code = models.CharField(max_length=80, unique=True)
@@ -44,6 +47,8 @@ class LedgerTransaction(models.Model):
         PAYOUT_SENT = "payout_sent", "Payout sent"
         PAYOUT_PAID = "payout_paid", "Payout paid"
         PAYOUT_FAILED = "payout_failed", "Payout failed"
+        COMMISSION_FROZEN = "commission_frozen", "Commission frozen"
+        COMMISSION_UNFROZEN = "commission_unfrozen", "Commission unfrozen"
         ADJUSTMENT = "adjustment", "Adjustment"
 
     idempotency_key = models.CharField(max_length=120, unique=True)
@@ -113,22 +118,72 @@ class Refund(models.Model):
         constraints = [models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_positive")]
 
 
-class Transfer(models.Model):
-    """The merchant's part of a settled order, sent to the shop's connected account."""
+class Payout(models.Model):
+    """One payee's available balance on its way to their Stripe Connect account.
+
+    Created by the payout run, which moves the money from available to in transit; a
+    Stripe transfer (idempotency key from this row's id) then makes it paid, or failed
+    with the money back in available."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
+        IN_TRANSIT = "in_transit", "In transit"
+        PAID = "paid", "Paid"
         FAILED = "failed", "Failed"
 
-    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="transfer")
-    shop = models.ForeignKey("shops.Shop", on_delete=models.PROTECT, related_name="+")
+    shop = models.ForeignKey("shops.Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="payouts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts"
+    )
     amount_minor = models.BigIntegerField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    destination = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_TRANSIT)
     stripe_transfer_id = models.CharField(max_length=100, blank=True)
-    error = models.CharField(max_length=300, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(amount_minor__gt=0), name="transfer_amount_positive")]
+        indexes = [models.Index(fields=["status", "created_at"], name="payout_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(shop__isnull=False, user__isnull=True) | Q(shop__isnull=True, user__isnull=False),
+                name="payout_one_payee",
+            ),
+            # A second (or concurrent) run can never open another payout for the same payee.
+            models.UniqueConstraint(fields=["shop"], condition=Q(status="in_transit"), name="payout_one_open_per_shop"),
+            models.UniqueConstraint(fields=["user"], condition=Q(status="in_transit"), name="payout_one_open_per_user"),
+        ]
+
+    def __str__(self):
+        return f"Payout {self.pk} ({self.get_status_display()})"
+
+    @property
+    def payee(self):
+        return self.shop or self.user
+
+
+class PayoutHold(models.Model):
+    """A sanction or fraud hold: the payout run skips this payee while it is in force."""
+
+    shop = models.ForeignKey("shops.Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(shop__isnull=False, user__isnull=True) | Q(shop__isnull=True, user__isnull=False),
+                name="payout_hold_one_payee",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Payout hold on {self.shop or self.user}: {self.reason}"

@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from marketplace.errors import ConflictError, DomainError
@@ -11,44 +12,120 @@ from marketplace.money import bps_share
 from orders.models import Order, OrderEvent
 from payments import ledger
 from payments.ledger import Kind
-from payments.models import LedgerEntry, LedgerTransaction, Refund, Transfer
+from payments.models import LedgerEntry, LedgerTransaction, Refund
 
 
 def escrow_capture(*, order: Order) -> None:
-    """Paid: the order's total moves from payment clearing into its escrow account."""
+    """Paid: the order's total leaves payment clearing. The promoters' commissions become
+    pending in their names; the rest is held in the order's escrow account."""
+    parts = settlement_parts(order)
+    entries = [
+        (ledger.account_get(kind=Kind.CLEARING), -order.total_minor),
+        (ledger.account_get(kind=Kind.ESCROW, order=order), order.total_minor - sum(parts.commissions.values())),
+    ]
+    for promoter_id, amount in parts.commissions.items():
+        entries.append((ledger.account_get(kind=Kind.PROMOTER_PENDING, user=_Ref(promoter_id)), amount))
     ledger.ledger_post(
         idempotency_key=f"capture:order:{order.pk}",
         kind=LedgerTransaction.Kind.PAYMENT_CAPTURED,
         order=order,
-        entries=[
-            (ledger.account_get(kind=Kind.CLEARING), -order.total_minor),
-            (ledger.account_get(kind=Kind.ESCROW, order=order), order.total_minor),
-        ],
+        entries=entries,
     )
 
 
+def commissions_posted(order_ids: list[int]) -> dict[int, dict[tuple[str, int], int]]:
+    """The commission each order holds today, by (account kind, promoter id): pending or
+    frozen amounts posted in the order's ledger transactions."""
+    posted: dict[int, dict[tuple[str, int], int]] = {}
+    if not order_ids:
+        return posted
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.order_id, a.kind, a.user_id, sum(e.amount_minor)
+              FROM payments_ledgerentry e
+              JOIN payments_ledgertransaction t ON t.id = e.transaction_id
+              JOIN payments_ledgeraccount a ON a.id = e.account_id
+             WHERE t.order_id = ANY(%s) AND a.kind IN ('promoter_pending', 'promoter_frozen')
+             GROUP BY 1, 2, 3 HAVING sum(e.amount_minor) <> 0
+            """,
+            [list(order_ids)],
+        )
+        for order_id, kind, user_id, amount in cursor.fetchall():
+            posted.setdefault(order_id, {})[(kind, user_id)] = amount
+    return posted
+
+
+def _commission_move(*, order: Order, source: str, target: str, kind: str) -> None:
+    """Move every commission of `order` between pending and frozen (the caller locks the order)."""
+    held = {user_id: amount for (k, user_id), amount in commissions_posted([order.pk]).get(order.pk, {}).items()
+            if k == source}  # fmt: skip
+    if not held:
+        return
+    entries = []
+    for user_id, amount in held.items():
+        entries.append((ledger.account_get(kind=source, user=_Ref(user_id)), -amount))
+        entries.append((ledger.account_get(kind=target, user=_Ref(user_id)), amount))
+    # Holds can come and go more than once; each move gets the next number.
+    n = LedgerTransaction.objects.filter(order=order, kind=kind).count()
+    ledger.ledger_post(idempotency_key=f"{kind}:order:{order.pk}:{n}", kind=kind, order=order, entries=entries)
+
+
+def commission_freeze(*, order: Order) -> None:
+    """An open dispute or after-sales request: the order's pending commissions wait."""
+    _commission_move(
+        order=order, source=Kind.PROMOTER_PENDING, target=Kind.PROMOTER_FROZEN,
+        kind=LedgerTransaction.Kind.COMMISSION_FROZEN,
+    )  # fmt: skip
+
+
+def commission_unfreeze(*, order: Order) -> None:
+    _commission_move(
+        order=order, source=Kind.PROMOTER_FROZEN, target=Kind.PROMOTER_PENDING,
+        kind=LedgerTransaction.Kind.COMMISSION_UNFROZEN,
+    )  # fmt: skip
+
+
 def refund_create(*, order: Order, amount_minor: int, reason: str) -> Refund:
-    """Take `amount_minor` out of the order's escrow for the buyer; Stripe is called after
-    commit by refund_submit_task. The caller holds the order's row lock."""
+    """Return `amount_minor` of an order to its buyer; Stripe is called after commit by
+    refund_submit_task. The caller holds the order's row lock.
+
+    Before settlement the money comes out of the order's escrow and the commissions on the
+    refunded part are voided pro rata. After settlement each party gives back what the
+    refund changes of its part: the merchant's and promoters' balances may go negative,
+    a debt netted against their next payout."""
     from payments.tasks import refund_submit_task
 
     remaining = order.total_minor - order.refunded_minor
     if not 0 < amount_minor <= remaining:
         raise DomainError(f"A refund must be between 0.01 and what is still held ({remaining} minor units).")
-    held = ledger.balance_of(kind=Kind.ESCROW, order=order)
-    if held < amount_minor:
-        raise ConflictError("Not enough money is held for this order to refund that much.")
+    lines = list(order.lines.all())
+    before = settlement_parts(order, lines)
+    after = settlement_parts(order, lines, refunded_minor=order.refunded_minor + amount_minor)
     refund = Refund.objects.create(order=order, amount_minor=amount_minor, reason=reason[:200])
+    entries = [(ledger.account_get(kind=Kind.REFUNDS), amount_minor)]
+    if order.status == Order.Status.SETTLED:
+        entries.append(
+            (ledger.account_get(kind=Kind.MERCHANT_AVAILABLE, shop=order.shop), after.merchant - before.merchant)
+        )
+        entries.append((ledger.account_get(kind=Kind.PLATFORM_FEES), after.platform - before.platform))
+        for promoter_id, amount in before.commissions.items():
+            account = ledger.account_get(kind=Kind.PROMOTER_AVAILABLE, user=_Ref(promoter_id))
+            entries.append((account, after.commissions.get(promoter_id, 0) - amount))
+    else:
+        voided = 0
+        for (kind, promoter_id), held in commissions_posted([order.pk]).get(order.pk, {}).items():
+            void = held - min(held, after.commissions.get(promoter_id, 0))
+            entries.append((ledger.account_get(kind=kind, user=_Ref(promoter_id)), -void))
+            voided += void
+        escrow = ledger.account_get(kind=Kind.ESCROW, order=order)
+        if ledger.balance(escrow) + voided < amount_minor:
+            raise ConflictError("Not enough money is held for this order to refund that much.")
+        entries.append((escrow, voided - amount_minor))
     ledger.ledger_post(
-        idempotency_key=f"refund:{refund.pk}",
-        kind=LedgerTransaction.Kind.REFUND,
-        order=order,
-        memo=reason,
-        entries=[
-            (ledger.account_get(kind=Kind.ESCROW, order=order), -amount_minor),
-            (ledger.account_get(kind=Kind.REFUNDS), amount_minor),
-        ],
-    )
+        idempotency_key=f"refund:{refund.pk}", kind=LedgerTransaction.Kind.REFUND, order=order, memo=reason,
+        entries=entries,
+    )  # fmt: skip
     Order.objects.filter(pk=order.pk).update(refunded_minor=F("refunded_minor") + amount_minor)
     order.refunded_minor += amount_minor
     transaction.on_commit(lambda: refund_submit_task.delay(refund.pk))
@@ -70,7 +147,6 @@ def refund_submit(*, refund_id: int) -> Refund:
             payment_intent_id=refund.order.group.payment_intent_id,
             amount_minor=refund.amount_minor,
             idempotency_key=f"refund-{refund.pk}",
-            transfer_id=refund.order.transfer_id,
         )
     except stripe_client.StripeFailure as exc:
         Refund.objects.filter(pk=refund_id).update(error=str(exc)[:300], submitted_at=None)
@@ -96,22 +172,22 @@ class SettlementParts:
         return self.paid - self.platform - sum(self.commissions.values())
 
 
-def settlement_parts(order: Order, lines=None) -> SettlementParts:
+def settlement_parts(order: Order, lines=None, *, refunded_minor: int | None = None) -> SettlementParts:
     """Split what the buyer paid and kept (total − refunded).
 
     Platform fee and commissions round down (marketplace.money.bps_share); the merchant
     takes the remainder, so the parts always add up to the whole.
     """
-    kept = order.total_minor - order.refunded_minor
+    refunded = order.refunded_minor if refunded_minor is None else refunded_minor
+    kept = order.total_minor - refunded
     if kept <= 0:
         return SettlementParts(paid=0, platform=0)
-    ratio_num, ratio_den = kept, order.total_minor
     platform = bps_share(kept, order.platform_fee_bps)
     commissions: dict[int, int] = {}
     for line in lines if lines is not None else order.lines.all():
         if line.promoter_id and line.commission_bps:
             # A partial refund shrinks every commission base in proportion (rounded down).
-            base = line.commission_base_minor * ratio_num // ratio_den
+            base = line.commission_base_minor * kept // order.total_minor
             share = bps_share(base, line.commission_bps)
             if share:
                 commissions[line.promoter_id] = commissions.get(line.promoter_id, 0) + share
@@ -151,15 +227,18 @@ def orders_settle(*, order_ids: list[int]) -> int:
 
 def _settle_locked(ids: list[int]) -> int:
     """Set-based: a few queries per batch whatever its size (accounts loaded in bulk, one
-    INSERT of transactions, one of entries, one UPDATE of orders, one Celery message)."""
+    INSERT of transactions, one of entries, one UPDATE of orders).
+
+    One balanced transaction per order: escrow out; platform fee, merchant available and
+    each promoter's commission (pending → available) in."""
     from payments.models import LedgerAccount
-    from payments.tasks import transfers_submit_task
 
     if not ids:
         return 0
     now = timezone.now()
     orders = list(Order.objects.filter(pk__in=ids).prefetch_related("lines"))
     escrow = {a.order_id: a for a in LedgerAccount.objects.filter(kind=Kind.ESCROW, order_id__in=ids)}
+    posted = commissions_posted(ids)
     holders: dict[tuple[str, int], LedgerAccount] = {}
 
     def holder_account(kind: str, *, shop_id: int | None = None, user_id: int | None = None) -> LedgerAccount:
@@ -173,13 +252,19 @@ def _settle_locked(ids: list[int]) -> int:
         return holders[key]
 
     platform = ledger.account_get(kind=Kind.PLATFORM_FEES)
-    txns, pending_entries, transfers, events = [], [], [], []
+    txns, pending_entries, events = [], [], []
     for order in orders:
         parts = settlement_parts(order, list(order.lines.all()))
         if order.pk not in escrow:
             raise ConflictError(f"Order {order.pk} has no held payment to settle.")
-        entries = [(escrow[order.pk], -parts.paid), (platform, parts.platform)]
+        held = posted.get(order.pk, {})
+        expected = {(Kind.PROMOTER_PENDING, p): amount for p, amount in parts.commissions.items()}
+        if held != expected:
+            raise ConflictError(f"Order {order.pk}: commissions held {held} differ from {expected}.")
+        commission = sum(parts.commissions.values())
+        entries = [(escrow[order.pk], -(parts.paid - commission)), (platform, parts.platform)]
         for promoter_id, amount in parts.commissions.items():
+            entries.append((holder_account(Kind.PROMOTER_PENDING, user_id=promoter_id), -amount))
             entries.append((holder_account(Kind.PROMOTER_AVAILABLE, user_id=promoter_id), amount))
         entries.append((holder_account(Kind.MERCHANT_AVAILABLE, shop_id=order.shop_id), parts.merchant))
         txns.append(
@@ -188,8 +273,6 @@ def _settle_locked(ids: list[int]) -> int:
             )
         )
         pending_entries.append([(a, amt) for a, amt in entries if amt])
-        if parts.merchant > 0:
-            transfers.append(Transfer(order=order, shop_id=order.shop_id, amount_minor=parts.merchant))
         events.append(OrderEvent(order=order, kind="settled", note="Completed: the held payment was released."))
     created = LedgerTransaction.objects.bulk_create(txns)
     LedgerEntry.objects.bulk_create(
@@ -200,11 +283,7 @@ def _settle_locked(ids: list[int]) -> int:
         ]
     )
     Order.objects.filter(pk__in=ids).update(status=Order.Status.SETTLED, settled_at=now)
-    made = Transfer.objects.bulk_create(transfers)
     OrderEvent.objects.bulk_create(events)
-    transfer_ids = [t.pk for t in made]
-    if transfer_ids:
-        transaction.on_commit(lambda: transfers_submit_task.delay(transfer_ids))
     return len(ids)
 
 
@@ -215,46 +294,197 @@ class _Ref:
         self.pk = pk
 
 
-def transfer_submit(*, transfer_id: int) -> Transfer:
-    """Send a settled order's merchant part to the shop's connected account, once.
+# --- Payouts -----------------------------------------------------------------------------
 
-    Ledger: merchant available → payouts in transit when sent; the Stripe transfer
-    carries an idempotency key from this row's id.
-    """
+PAYOUT_SUBMIT_BATCH = 1000
+
+
+def payouts_run(*, minimum_minor: int | None = None, shop_ids=None, user_ids=None) -> list[int]:
+    """Open one payout for every shop and promoter whose available balance reaches the
+    minimum, has a connected account and no payout hold. Returns the new payout ids.
+
+    Set-based: one INSERT of payouts and a few INSERTs of ledger rows (available → in
+    transit) however many payees. Runs take turns on an advisory lock, and a payee with a
+    payout still in transit is skipped, so a second or concurrent run pays nobody twice.
+    `shop_ids` / `user_ids` limit the run to some payees (the admin's "retry now")."""
+    from payments.tasks import payouts_submit_task
+
+    minimum = settings.MARKETPLACE_PAYOUT_MINIMUM_MINOR if minimum_minor is None else minimum_minor
+    only = shop_ids is not None or user_ids is not None
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('payouts_run'))")
+        cursor.execute(
+            """
+            WITH balances AS (
+                SELECT a.shop_id, a.user_id, sum(e.amount_minor) AS amount
+                  FROM payments_ledgeraccount a
+                  JOIN payments_ledgerentry e ON e.account_id = a.id
+                 WHERE a.kind IN ('merchant_available', 'promoter_available')
+                   AND (NOT %(only)s OR a.shop_id = ANY(%(shops)s) OR a.user_id = ANY(%(users)s))
+                 GROUP BY a.id
+                HAVING sum(e.amount_minor) >= greatest(%(minimum)s, 1)
+            )
+            INSERT INTO payments_payout (shop_id, user_id, amount_minor, destination, status,
+                                         stripe_transfer_id, failure_reason, created_at)
+            SELECT b.shop_id, b.user_id, b.amount, coalesce(s.stripe_account_id, u.stripe_account_id),
+                   'in_transit', '', '', now()
+              FROM balances b
+              LEFT JOIN shops_shop s ON s.id = b.shop_id
+              LEFT JOIN accounts_user u ON u.id = b.user_id
+             WHERE coalesce(s.stripe_account_id, u.stripe_account_id, '') <> ''
+               AND coalesce(s.status, 'active') <> 'suspended'
+               AND NOT EXISTS (SELECT 1 FROM payments_payouthold h WHERE h.lifted_at IS NULL
+                               AND (h.shop_id = b.shop_id OR h.user_id = b.user_id))
+               AND NOT EXISTS (SELECT 1 FROM payments_payout p WHERE p.status = 'in_transit'
+                               AND (p.shop_id = b.shop_id OR p.user_id = b.user_id))
+            RETURNING id
+            """,
+            {"only": only, "shops": list(shop_ids or []), "users": list(user_ids or []), "minimum": minimum},
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        if ids:
+            _payout_post(cursor, ids, step="sent", kind=LedgerTransaction.Kind.PAYOUT_SENT,
+                         source="available", target="payouts_in_transit")  # fmt: skip
+    for start in range(0, len(ids), PAYOUT_SUBMIT_BATCH):
+        chunk = ids[start : start + PAYOUT_SUBMIT_BATCH]
+        transaction.on_commit(lambda chunk=chunk: payouts_submit_task.delay(chunk))
+    return ids
+
+
+# The ledger account of a payout's payee, as account_get names it, in SQL.
+_PAYEE_ACCOUNT = {
+    "available": "CASE WHEN p.shop_id IS NOT NULL THEN 'merchant_available:shop:' || p.shop_id "
+    "ELSE 'promoter_available:user:' || p.user_id END",
+    "payouts_in_transit": "'payouts_in_transit:' || CASE WHEN p.shop_id IS NOT NULL THEN 'shop:' || p.shop_id "
+    "ELSE 'user:' || p.user_id END",
+    "payouts_paid": "'payouts_paid:' || CASE WHEN p.shop_id IS NOT NULL THEN 'shop:' || p.shop_id "
+    "ELSE 'user:' || p.user_id END",
+}
+
+
+def _payout_post(cursor, ids: list[int], *, step: str, kind: str, source: str, target: str) -> None:
+    """One balanced ledger transaction per payout, `amount` from source to target account,
+    for many payouts in four statements (accounts made on first use)."""
+    source_code, target_code = _PAYEE_ACCOUNT[source], _PAYEE_ACCOUNT[target]
+    target_kind = target if target != "available" else None
+    account_kind = f"'{target_kind}'" if target_kind else (
+        "CASE WHEN p.shop_id IS NOT NULL THEN 'merchant_available' ELSE 'promoter_available' END"
+    )  # fmt: skip
+    cursor.execute(
+        f"""
+        INSERT INTO payments_ledgeraccount (code, kind, shop_id, user_id, order_id, currency, created_at)
+        SELECT DISTINCT {target_code}, {account_kind}, p.shop_id, p.user_id, NULL::bigint, %s, now()
+          FROM payments_payout p WHERE p.id = ANY(%s)
+        ON CONFLICT (code) DO NOTHING
+        """,  # noqa: S608 - fragments are constants of this module
+        [settings.MARKETPLACE_CURRENCY, ids],
+    )
+    cursor.execute(
+        """
+        INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
+        SELECT 'payout:' || p.id || ':' || %s, %s, NULL, 'Payout ' || p.id, now()
+          FROM payments_payout p WHERE p.id = ANY(%s)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        """,
+        [step, kind, ids],
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
+        SELECT t.id, a.id, x.amount, now()
+          FROM payments_payout p
+          JOIN payments_ledgertransaction t ON t.idempotency_key = 'payout:' || p.id || ':' || %s
+          CROSS JOIN LATERAL (VALUES ({source_code}, -p.amount_minor),
+                                     ({target_code}, p.amount_minor)) AS x(code, amount)
+          JOIN payments_ledgeraccount a ON a.code = x.code
+         WHERE p.id = ANY(%s)
+           AND NOT EXISTS (SELECT 1 FROM payments_ledgerentry e WHERE e.transaction_id = t.id)
+        """,  # noqa: S608 - fragments are constants of this module
+        [step, ids],
+    )
+
+
+def payouts_submit(*, payout_ids: list[int]) -> dict:
+    """Send each payout in transit to Stripe, once: the transfer's idempotency key comes
+    from the payout id, so a retry after a crash finds the same transfer. A refused
+    transfer fails the payout and returns its money to available, with Stripe's reason;
+    an outage leaves it in transit for payouts_sweep_task to send again."""
+    from payments import stripe_client
+    from payments.models import Payout
+
+    todo = Payout.objects.filter(pk__in=payout_ids, status=Payout.Status.IN_TRANSIT).values_list(
+        "pk", "amount_minor", "destination"
+    )
+    paid: list[tuple[int, str]] = []
+    failed: list[tuple[int, str]] = []
+    waiting = 0
+    for pk, amount, destination in todo:
+        try:
+            result = stripe_client.transfer_create(
+                amount_minor=amount, destination=destination, idempotency_key=f"payout-{pk}"
+            )
+        except stripe_client.StripeFailure as exc:
+            if exc.permanent:
+                failed.append((pk, exc.user_message))
+            else:
+                waiting += 1
+            continue
+        paid.append((pk, result["id"]))
+    payouts_finish(paid=paid, failed=failed)
+    return {"paid": len(paid), "failed": len(failed), "waiting": waiting}
+
+
+def payouts_finish(*, paid: list[tuple[int, str]], failed: list[tuple[int, str]]) -> None:
+    """Record Stripe's answers: paid (in transit → paid out) or failed (back to available)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for rows, status, column, step, kind, target in (
+            (paid, "paid", "stripe_transfer_id", "paid", LedgerTransaction.Kind.PAYOUT_PAID, "payouts_paid"),
+            (failed, "failed", "failure_reason", "failed", LedgerTransaction.Kind.PAYOUT_FAILED, "available"),
+        ):
+            if not rows:
+                continue
+            cursor.execute(
+                f"""
+                UPDATE payments_payout p SET status = %s, {column} = v.value, finished_at = now()
+                  FROM unnest(%s::bigint[], %s::text[]) AS v(id, value)
+                 WHERE p.id = v.id AND p.status = 'in_transit'
+                RETURNING p.id
+                """,  # noqa: S608 - column names are constants of this function
+                [status, [pk for pk, _ in rows], [value[:300] for _, value in rows]],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            if ids:
+                _payout_post(cursor, ids, step=step, kind=kind, source="payouts_in_transit", target=target)
+
+
+def payout_account_connect(*, shop=None, user=None) -> str:
+    """Give a shop or a promoter a Stripe Connect account to receive payouts (once)."""
     from payments import stripe_client
 
-    transfer = Transfer.objects.select_related("shop", "order__group").get(pk=transfer_id)
-    if transfer.status != Transfer.Status.PENDING:
-        return transfer
-    shop = transfer.shop
-    if not shop.stripe_account_id:
-        # Stays available until the shop connects a payout account; the payout sweeper retries.
-        return transfer
-    result = stripe_client.transfer_create(
-        amount_minor=transfer.amount_minor,
-        destination=shop.stripe_account_id,
-        transfer_group=f"group_{transfer.order.group_id}",
-        idempotency_key=f"transfer-{transfer.pk}",
-    )
-    with transaction.atomic():
-        locked = Transfer.objects.select_for_update().get(pk=transfer_id)
-        if locked.status != Transfer.Status.PENDING:
-            return locked
-        ledger.ledger_post(
-            idempotency_key=f"transfer:{transfer.pk}",
-            kind=LedgerTransaction.Kind.PAYOUT_SENT,
-            order=transfer.order,
-            entries=[
-                (ledger.account_get(kind=Kind.MERCHANT_AVAILABLE, shop=shop), -transfer.amount_minor),
-                (ledger.account_get(kind=Kind.PAYOUTS_IN_TRANSIT, shop=shop), transfer.amount_minor),
-            ],
-        )
-        locked.status = Transfer.Status.SENT
-        locked.stripe_transfer_id = result["id"]
-        locked.sent_at = timezone.now()
-        locked.save(update_fields=["status", "stripe_transfer_id", "sent_at"])
-        Order.objects.filter(pk=transfer.order_id).update(transfer_id=result["id"])
-    return locked
+    holder = shop if shop is not None else user
+    if holder.stripe_account_id:
+        return holder.stripe_account_id
+    email = shop.owner.email if shop is not None else user.email
+    kind = "shop" if shop is not None else "user"
+    account_id = stripe_client.account_create(email=email, idempotency_key=f"account-{kind}-{holder.pk}")
+    type(holder).objects.filter(pk=holder.pk, stripe_account_id="").update(stripe_account_id=account_id)
+    holder.refresh_from_db(fields=["stripe_account_id"])
+    return holder.stripe_account_id
+
+
+def payout_hold_place(*, reason: str, shop=None, user=None, by=None):
+    from payments.models import PayoutHold
+
+    reason = reason.strip()
+    if not reason:
+        raise DomainError("Give the reason for the hold.", field="reason")
+    return PayoutHold.objects.create(shop=shop, user=user, reason=reason[:200], created_by=by)
+
+
+def payout_hold_lift(*, hold_id: int) -> None:
+    from payments.models import PayoutHold
+
+    PayoutHold.objects.filter(pk=hold_id, lifted_at__isnull=True).update(lifted_at=timezone.now())
 
 
 # --- Reads and reconciliation -----------------------------------------------------------
@@ -263,14 +493,25 @@ def transfer_submit(*, transfer_id: int) -> Transfer:
 def order_money(order: Order) -> dict:
     """Where this order's money goes, for the buyer's and merchant's order pages."""
     parts = settlement_parts(order)
+    commission_held = sum(commissions_posted([order.pk]).get(order.pk, {}).values())
     return {
         "paid": order.total_minor,
         "refunded": order.refunded_minor,
         "platform_fee": parts.platform,
         "commission": sum(parts.commissions.values()),
         "merchant": parts.merchant,
-        "held": ledger.balance_of(kind=Kind.ESCROW, order=order),
+        "held": ledger.balance_of(kind=Kind.ESCROW, order=order) + commission_held,
     }
+
+
+def _balances(**holder) -> dict[str, int]:
+    key = "account__shop" if "shop" in holder else "account__user"
+    rows = (
+        LedgerEntry.objects.filter(**{key: next(iter(holder.values()))})
+        .values_list("account__kind")
+        .annotate(s=Sum("amount_minor"))
+    )
+    return dict(rows)
 
 
 def merchant_balances(*, shop) -> dict:
@@ -280,10 +521,23 @@ def merchant_balances(*, shop) -> dict:
         )["s"]
         or 0
     )
+    by_kind = _balances(shop=shop)
     return {
         "held": held,
-        "available": ledger.balance_of(kind=Kind.MERCHANT_AVAILABLE, shop=shop),
-        "paid_out": ledger.balance_of(kind=Kind.PAYOUTS_IN_TRANSIT, shop=shop),
+        "available": by_kind.get(Kind.MERCHANT_AVAILABLE, 0),
+        "in_transit": by_kind.get(Kind.PAYOUTS_IN_TRANSIT, 0),
+        "paid_out": by_kind.get(Kind.PAYOUTS_PAID, 0),
+    }
+
+
+def promoter_balances(*, user) -> dict:
+    by_kind = _balances(user=user)
+    return {
+        "pending": by_kind.get(Kind.PROMOTER_PENDING, 0),
+        "frozen": by_kind.get(Kind.PROMOTER_FROZEN, 0),
+        "available": by_kind.get(Kind.PROMOTER_AVAILABLE, 0),
+        "in_transit": by_kind.get(Kind.PAYOUTS_IN_TRANSIT, 0),
+        "paid_out": by_kind.get(Kind.PAYOUTS_PAID, 0),
     }
 
 
@@ -299,8 +553,9 @@ class ReconciliationReport:
 
 
 def reconcile() -> ReconciliationReport:
-    """Prove the books: the ledger sums to zero, every transaction balances, and each
-    order's escrow equals paid − refunded − released."""
+    """Prove the books: the ledger sums to zero, every transaction balances, each order
+    holds paid − refunded − released (escrow plus its pending commissions), and payouts
+    match the in-transit and paid-out accounts."""
     problems: list[str] = []
     total = LedgerEntry.objects.aggregate(s=Sum("amount_minor"))["s"] or 0
     if total != 0:
@@ -314,29 +569,37 @@ def reconcile() -> ReconciliationReport:
             problems.append(f"transaction {txn_id} sums to {amount}")
         cursor.execute(
             """
-            SELECT o.id, o.status, o.total_minor, o.refunded_minor,
-                   coalesce((SELECT sum(e.amount_minor) FROM payments_ledgerentry e
-                             JOIN payments_ledgeraccount a ON a.id = e.account_id
-                             WHERE a.kind = 'escrow' AND a.order_id = o.id), 0) AS held
-              FROM orders_order o
+            WITH held AS (
+                SELECT t.order_id, sum(e.amount_minor) AS amount
+                  FROM payments_ledgerentry e
+                  JOIN payments_ledgertransaction t ON t.id = e.transaction_id
+                  JOIN payments_ledgeraccount a ON a.id = e.account_id
+                 WHERE t.order_id IS NOT NULL
+                   AND a.kind IN ('escrow', 'promoter_pending', 'promoter_frozen')
+                 GROUP BY t.order_id
+            )
+            SELECT o.id, o.status, o.total_minor, o.refunded_minor, coalesce(h.amount, 0)
+              FROM orders_order o LEFT JOIN held h ON h.order_id = o.id
              WHERE o.paid_at IS NOT NULL
             """
         )
         rows = cursor.fetchall()
+        cursor.execute(
+            """
+            SELECT p.status, sum(p.amount_minor) FROM payments_payout p
+             WHERE p.status IN ('in_transit', 'paid') GROUP BY p.status
+            """
+        )
+        payouts = dict(cursor.fetchall())
     for order_id, status, total_minor, refunded, held in rows:
         released = total_minor - refunded if status == Order.Status.SETTLED else 0
         expected = total_minor - refunded - released
         if held != expected:
-            problems.append(f"order {order_id}: escrow {held}, expected {expected} (paid − refunded − released)")
-    transfers_sent = Transfer.objects.filter(status=Transfer.Status.SENT).aggregate(s=Sum("amount_minor"))["s"] or 0
-    in_transit = (
-        LedgerEntry.objects.filter(account__kind=Kind.PAYOUTS_IN_TRANSIT).aggregate(s=Sum("amount_minor"))["s"] or 0
-    )
-    if transfers_sent != in_transit:
-        problems.append(f"transfers sent {transfers_sent} but payouts in transit {in_transit}")
-    unsent = Transfer.objects.filter(~Q(status=Transfer.Status.SENT), stripe_transfer_id__gt="").count()
-    if unsent:
-        problems.append(f"{unsent} transfers have a Stripe id but are not marked sent")
+            problems.append(f"order {order_id}: holds {held}, expected {expected} (paid − refunded − released)")
+    for status, kind in (("in_transit", Kind.PAYOUTS_IN_TRANSIT), ("paid", Kind.PAYOUTS_PAID)):
+        in_ledger = LedgerEntry.objects.filter(account__kind=kind).aggregate(s=Sum("amount_minor"))["s"] or 0
+        if payouts.get(status, 0) != in_ledger:
+            problems.append(f"payouts {status} total {payouts.get(status, 0)} but the {kind} accounts hold {in_ledger}")
     return ReconciliationReport(problems=problems, checked_orders=len(rows), ledger_total=total)
 
 

@@ -12,11 +12,21 @@ _http_client_override: stripe.HTTPClient | None = None
 
 
 class StripeFailure(Exception):
-    """Stripe refused or could not be reached; `user_message` is safe to show."""
+    """Stripe refused or could not be reached; `user_message` is safe to show.
 
-    def __init__(self, message: str, *, user_message: str = "The payment service did not answer. Try again."):
+    `permanent` means Stripe refused the request itself (a declined card, a closed
+    account): sending it again would be refused again. Otherwise it may be retried."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        user_message: str = "The payment service did not answer. Try again.",
+        permanent: bool = False,
+    ):
         super().__init__(message)
         self.user_message = user_message
+        self.permanent = permanent
 
 
 def http_client_set(client: stripe.HTTPClient | None) -> None:
@@ -59,7 +69,12 @@ def _call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except stripe.CardError as exc:
-        raise StripeFailure(str(exc), user_message=exc.user_message or "The card was declined.") from exc
+        raise StripeFailure(
+            str(exc), user_message=exc.user_message or "The card was declined.", permanent=True
+        ) from exc
+    except (stripe.InvalidRequestError, stripe.PermissionError) as exc:
+        message = exc.user_message or str(exc)
+        raise StripeFailure(str(exc), user_message=f"Stripe refused it: {message}", permanent=True) from exc
     except stripe.StripeError as exc:
         raise StripeFailure(str(exc)) from exc
 
@@ -89,36 +104,36 @@ def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> No
     _call(_client().v1.payment_intents.cancel, payment_intent_id, options={"idempotency_key": idempotency_key})
 
 
-def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key: str, transfer_id: str = "") -> dict:
-    client = _client()
-    if transfer_id:
-        # Separate charges and transfers: take the shop's part back from its account first.
-        _call(
-            client.v1.transfers.reversals.create,
-            transfer_id,
-            params={"amount": amount_minor},
-            options={"idempotency_key": f"{idempotency_key}-reversal"},
-        )
+def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key: str) -> dict:
+    """Refund from the platform's charge. With separate charges and transfers the shop's
+    share is not taken back from its account here: the ledger makes it a debt on the
+    shop's balance, netted against its next payout."""
     refund = _call(
-        client.v1.refunds.create,
+        _client().v1.refunds.create,
         params={"payment_intent": payment_intent_id, "amount": amount_minor},
         options={"idempotency_key": idempotency_key},
     )
     return {"id": refund.id, "status": refund.status}
 
 
-def transfer_create(*, amount_minor: int, destination: str, transfer_group: str, idempotency_key: str) -> dict:
+def transfer_create(*, amount_minor: int, destination: str, idempotency_key: str) -> dict:
+    """A payout: move money from the platform's Stripe balance to a connected account."""
     transfer = _call(
         _client().v1.transfers.create,
-        params={
-            "amount": amount_minor,
-            "currency": settings.MARKETPLACE_CURRENCY.lower(),
-            "destination": destination,
-            "transfer_group": transfer_group,
-        },
+        params={"amount": amount_minor, "currency": settings.MARKETPLACE_CURRENCY.lower(), "destination": destination},
         options={"idempotency_key": idempotency_key},
     )
     return {"id": transfer.id}
+
+
+def account_create(*, email: str, idempotency_key: str) -> str:
+    """A Stripe Connect (Express) account for a shop or a promoter; returns its id."""
+    account = _call(
+        _client().v1.accounts.create,
+        params={"type": "express", "email": email, "capabilities": {"transfers": {"requested": True}}},
+        options={"idempotency_key": idempotency_key},
+    )
+    return account.id
 
 
 def webhook_event_verify(*, payload: bytes, signature: str) -> stripe.Event:

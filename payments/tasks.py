@@ -18,26 +18,21 @@ def refund_submit_task(refund_id: int) -> str:
 
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=8)
-def transfer_submit_task(transfer_id: int) -> str:
-    return services.transfer_submit(transfer_id=transfer_id).status
-
-
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=8)
 def payment_intent_refund_whole_task(payment_intent_id: str) -> None:
     services.payment_intent_refund_whole(payment_intent_id=payment_intent_id)
 
 
+@shared_task
+def payouts_run_task() -> int:
+    """Beat: open this run's payouts; their transfers go out in batches after commit."""
+    return len(services.payouts_run())
+
+
 @shared_task(acks_late=True)
-def transfers_submit_task(transfer_ids: list[int]) -> int:
-    """One message per settlement batch; a transfer that fails is left pending for the sweeper."""
-    sent = 0
-    for transfer_id in transfer_ids:
-        try:
-            sent += services.transfer_submit(transfer_id=transfer_id).status == "sent"
-        except Exception:
-            # One shop's failure must not stop the others; payments_sweep_task retries it.
-            logger.exception("transfer failed", extra={"transfer_id": transfer_id})
-    return sent
+def payouts_submit_task(payout_ids: list[int]) -> dict:
+    """One message per 1,000 payouts. Safe twice: a payout no longer in transit is skipped
+    and each transfer carries the payout's own idempotency key."""
+    return services.payouts_submit(payout_ids=payout_ids)
 
 
 @shared_task(acks_late=True)
@@ -51,12 +46,12 @@ def orders_settle_due_task(batch_size: int = 2000) -> int:
 
 @shared_task
 def payments_sweep_task() -> dict:
-    """Catch what a lost message missed: unhandled webhooks, unsent refunds and transfers."""
+    """Catch what a lost message missed: unhandled webhooks, unsent refunds and payouts."""
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from payments.models import Refund, Transfer, WebhookEvent
+    from payments.models import Payout, Refund, WebhookEvent
 
     cutoff = timezone.now() - timedelta(minutes=2)
     events = list(
@@ -65,25 +60,25 @@ def payments_sweep_task() -> dict:
         )[:500]
     )
     refunds = list(Refund.objects.filter(status="pending", created_at__lt=cutoff).values_list("pk", flat=True)[:500])
-    transfers = list(
-        Transfer.objects.filter(status="pending", created_at__lt=cutoff).values_list("pk", flat=True)[:500]
+    payouts = list(
+        Payout.objects.filter(status=Payout.Status.IN_TRANSIT, created_at__lt=cutoff).values_list("pk", flat=True)[
+            :5000
+        ]
     )
     for pk in events:
         webhook_event_handle_task.delay(pk)
     for pk in refunds:
         refund_submit_task.delay(pk)
-    for pk in transfers:
-        transfer_submit_task.delay(pk)
-    return {"events": len(events), "refunds": len(refunds), "transfers": len(transfers)}
+    for start in range(0, len(payouts), services.PAYOUT_SUBMIT_BATCH):
+        payouts_submit_task.delay(payouts[start : start + services.PAYOUT_SUBMIT_BATCH])
+    return {"events": len(events), "refunds": len(refunds), "payouts": len(payouts)}
 
 
 @shared_task
 def reconcile_task() -> dict:
     report = services.reconcile()
     if not report.ok:
-        import logging
-
-        logging.getLogger(__name__).error("reconciliation found problems", extra={"problems": report.problems})
+        logger.error("reconciliation found problems", extra={"problems": report.problems})
     return {"ok": report.ok, "problems": report.problems[:50], "orders": report.checked_orders}
 
 

@@ -101,7 +101,7 @@ def _address_key(address: str, city: str) -> str:
 
 
 def attribution_for_checkout(*, visitor_id: str | None, buyer, products: list, address) -> tuple[dict, list]:
-    """Who shared what the buyer is buying: ({product_id: promoter_id}, [(share, product, reason)]).
+    """Who shared what the buyer is buying: ({product_id: share}, [(share, product, reason)]).
 
     Uses the visitor's unexpired attribution. A product counts when the share is for it or
     for its shop. Self-referrals (same account, own shop, an alias of the buyer's email,
@@ -134,16 +134,16 @@ def attribution_for_checkout(*, visitor_id: str | None, buyer, products: list, a
         }
         if _address_key(address.address, address.city) in promoter_addresses:
             reason = CommissionRefusal.Reason.SAME_ADDRESS
-    promoter_by_product, refusals = {}, []
+    shares_by_product, refusals = {}, []
     for product in matched:
         product_reason = reason
         if product_reason is None and product.shop.owner_id == promoter.pk:
             product_reason = CommissionRefusal.Reason.OWN_SHOP
         if product_reason is None:
-            promoter_by_product[product.pk] = promoter.pk
+            shares_by_product[product.pk] = share
         else:
             refusals.append((share, product, product_reason))
-    return promoter_by_product, refusals
+    return shares_by_product, refusals
 
 
 def commission_refusals_record(*, group, refusals: list) -> None:
@@ -156,3 +156,42 @@ def commission_refusals_record(*, group, refusals: list) -> None:
             for share, product, reason in refusals
         ]
     )
+
+
+def commissions_screen_card(*, group) -> int:
+    """At payment, when the card is known: a promoter who paid with the buyer's card is
+    the buyer. Their lines earn nothing; the refusal is recorded. Returns lines voided.
+    The caller holds the group's row lock, before the payment is posted to the ledger."""
+    from orders.models import OrderGroup, OrderLine
+
+    if not group.card_fingerprint:
+        return 0
+    lines = list(
+        OrderLine.objects.filter(order__group=group, promoter__isnull=False, commission_bps__gt=0).select_related(
+            "share"
+        )
+    )
+    if not lines:
+        return 0
+    promoters_same_card = set(
+        OrderGroup.objects.filter(
+            buyer_id__in={line.promoter_id for line in lines}, card_fingerprint=group.card_fingerprint
+        ).values_list("buyer_id", flat=True)
+    )
+    voided = [line for line in lines if line.promoter_id in promoters_same_card]
+    if not voided:
+        return 0
+    OrderLine.objects.filter(pk__in=[line.pk for line in voided]).update(commission_bps=0, commission_base_minor=0)
+    CommissionRefusal.objects.bulk_create(
+        [
+            CommissionRefusal(
+                share=line.share,
+                order_group=group,
+                product_id=line.product_id,
+                reason=CommissionRefusal.Reason.SAME_CARD,
+            )
+            for line in voided
+            if line.share_id
+        ]
+    )
+    return len(voided)

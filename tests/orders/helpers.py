@@ -15,14 +15,14 @@ from payments.models import WebhookEvent
 ADDRESS = services.Address(name="Li Lei", phone="+86 138 0000 0000", address="1 Garden Road, Flat 2", city="Hangzhou")
 
 
-def place(buyer, *variants_and_quantities, key: str | None = None, promoter_by_product=None):
+def place(buyer, *variants_and_quantities, key: str | None = None, shares_by_product=None):
     lines = [services.CheckoutLine(v.pk, q, v.price_minor) for v, q in variants_and_quantities]
     return services.checkout_place(
         buyer=buyer,
         lines=lines,
         address=ADDRESS,
         idempotency_key=key or uuid.uuid4().hex,
-        promoter_by_product=promoter_by_product,
+        shares_by_product=shares_by_product,
     )
 
 
