@@ -8,4 +8,5 @@ urlpatterns = [
     path("auth/token/", TokenCreateApi.as_view(), name="api_token"),
     path("", include("shops.api_urls")),
     path("", include("orders.api_urls")),
+    path("", include("referrals.api_urls")),
 ]

@@ -18,24 +18,37 @@ ADDRESS = services.Address(
 
 
 def demo_orders_load() -> bool:
-    """Three orders for the demo buyer: settled, shipped, and paid awaiting shipment.
-    Returns False when the buyer already has orders."""
+    """Three orders for the demo buyer: settled (bought through the demo promoter's link),
+    shipped, and paid awaiting shipment; payout accounts for the demo shops and promoter
+    in test mode. Returns False when the buyer already has orders."""
+    from django.conf import settings
+
     from payments import services as payment_services
+    from referrals.services import share_create
 
     buyer = User.objects.filter(email=LOGINS["buyer"]).first()
     if buyer is None or Order.objects.filter(buyer=buyer).exists():
         return False
     shops = list(Shop.objects.filter(owner__email__endswith="@demo.circle.market").order_by("pk")[:3])
+    promoter = User.objects.get(email=LOGINS["promoter"])
+    if settings.STRIPE_TEST_MODE:
+        for shop in shops:
+            payment_services.payout_account_connect(shop=shop)
+        payment_services.payout_account_connect(user=promoter)
     placed = []
     for shop in shops:
         variant = (
             Variant.objects.filter(product__shop=shop, stock__gt=0, product__status="active").order_by("pk").first()
         )
+        shares = {}
+        if not placed:
+            shares = {variant.product_id: share_create(promoter=promoter, product=variant.product)}
         group = services.checkout_place(
             buyer=buyer,
             lines=[services.CheckoutLine(variant.pk, 1, variant.price_minor)],
             address=ADDRESS,
             idempotency_key=uuid.uuid4().hex,
+            shares_by_product=shares,
         )
         # Test-mode money: the same service a verified Stripe webhook calls.
         services.order_group_mark_paid(

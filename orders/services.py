@@ -451,7 +451,8 @@ def order_cancel(*, order_id: int, actor, reason: str) -> Order:
         order.cancelled_at = timezone.now()
         order.save(update_fields=["status", "cancelled_at"])
         _release_stock(order)
-        refund_create(order=order, amount_minor=order.total_minor - order.refunded_minor, reason=reason)
+        if order.total_minor > order.refunded_minor:
+            refund_create(order=order, amount_minor=order.total_minor - order.refunded_minor, reason=reason)
         _event(order, "cancelled", actor=actor, note=f"{reason} Full refund issued.")
     return order
 

@@ -283,5 +283,10 @@ def merchant_earnings(request):
     return render(
         request,
         "orders/merchant_earnings.html",
-        {"balances": payment_services.merchant_balances(shop=request.shop), "shop": request.shop},
+        {
+            "balances": payment_services.merchant_balances(shop=request.shop),
+            "shop": request.shop,
+            "payouts": request.shop.payouts.order_by("-created_at", "-pk")[:20],
+            "payout_minimum": settings.MARKETPLACE_PAYOUT_MINIMUM_MINOR,
+        },
     )

@@ -9,11 +9,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from marketplace.errors import DomainError
-from referrals import poster, services
+from referrals import poster, selectors, services
 from referrals.models import Share
+from shops.merchant_views import merchant_required
 from shops.models import Product, Shop
 
 VISITOR_COOKIE = "cm_vid"
@@ -131,4 +132,50 @@ def commission_plan(request):
             "auto_confirm_days": settings.MARKETPLACE_AUTO_CONFIRM_DAYS,
             "payout_minimum": settings.MARKETPLACE_PAYOUT_MINIMUM_MINOR,
         },
+    )
+
+
+@login_required
+@require_GET
+def promoter_centre(request):
+    from payments.models import Payout
+    from payments.services import promoter_balances
+
+    return render(
+        request,
+        "referrals/promoter_centre.html",
+        {
+            "shares": selectors.promoter_shares(promoter=request.user),
+            "balances": promoter_balances(user=request.user),
+            "weeks": selectors.promoter_earnings_by_week(promoter=request.user),
+            "payouts": Payout.objects.filter(user=request.user).order_by("-created_at", "-pk")[:20],
+            "payout_minimum": settings.MARKETPLACE_PAYOUT_MINIMUM_MINOR,
+        },
+    )
+
+
+@login_required
+@require_POST
+def payout_account_connect(request):
+    """Set up the Stripe Connect account that receives payouts (a shop's, or the person's)."""
+    from payments import stripe_client
+    from payments.services import payout_account_connect as connect
+
+    shop = getattr(request.user, "shop", None) if request.POST.get("for") == "shop" else None
+    try:
+        connect(shop=shop, user=None if shop else request.user)
+    except stripe_client.StripeFailure as exc:
+        messages.error(request, exc.user_message)
+    else:
+        messages.success(request, "Your payout account is set up; payouts go to it from the next run.")
+    return redirect("merchant_earnings" if shop else "promoter_centre")
+
+
+@merchant_required
+@require_GET
+def merchant_top_promoters(request):
+    return render(
+        request,
+        "referrals/merchant_top_promoters.html",
+        {"shop": request.shop, "promoters": selectors.shop_top_promoters(shop=request.shop)},
     )

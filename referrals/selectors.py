@@ -1,0 +1,125 @@
+"""Read models for promoters and merchants: per-link figures, earnings over time, top promoters."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db import connection
+from django.utils import timezone
+
+from referrals.models import Share
+
+
+@dataclass
+class ShareFigures:
+    share: Share
+    clicks: int
+    orders: int
+    refunded_orders: int
+    commission_minor: int
+
+    @property
+    def conversion_pct(self) -> float:
+        return round(100 * self.orders / self.clicks, 1) if self.clicks else 0.0
+
+    @property
+    def refund_rate_pct(self) -> float:
+        return round(100 * self.refunded_orders / self.orders, 1) if self.orders else 0.0
+
+
+def promoter_shares(*, promoter) -> list[ShareFigures]:
+    """Every share of `promoter` with clicks, paid orders, refunded orders and commission
+    earned, in two queries whatever the number of links."""
+    shares = list(
+        Share.objects.filter(promoter=promoter).select_related("product", "shop").order_by("-created_at", "-pk")
+    )
+    if not shares:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.id,
+                   (SELECT count(*) FROM referrals_click c WHERE c.share_id = s.id),
+                   count(DISTINCT o.id) FILTER (WHERE o.paid_at IS NOT NULL),
+                   count(DISTINCT o.id) FILTER (WHERE o.refunded_minor > 0),
+                   coalesce(sum(l.commission_base_minor * (o.total_minor - o.refunded_minor) / o.total_minor
+                                * l.commission_bps / 10000) FILTER (WHERE o.paid_at IS NOT NULL), 0)
+              FROM referrals_share s
+              LEFT JOIN orders_orderline l ON l.share_id = s.id AND l.promoter_id = s.promoter_id
+              LEFT JOIN orders_order o ON o.id = l.order_id
+             WHERE s.promoter_id = %s
+             GROUP BY s.id
+            """,
+            [promoter.pk],
+        )
+        figures = {row[0]: row[1:] for row in cursor.fetchall()}
+    return [ShareFigures(share, *figures.get(share.pk, (0, 0, 0, 0))) for share in shares]
+
+
+@dataclass
+class EarningsWeek:
+    week: date
+    amount_minor: int
+    # The bar in a 10-unit-wide, 100-high SVG slot.
+    x: int = 0
+    height_pct: int = 0
+
+    @property
+    def y(self) -> int:
+        return 100 - self.height_pct
+
+
+def promoter_earnings_by_week(*, promoter, weeks: int = 12) -> list[EarningsWeek]:
+    """Commission that became available each week (settled orders), oldest first."""
+    today = timezone.localdate()
+    first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT date_trunc('week', e.created_at AT TIME ZONE %s)::date, sum(e.amount_minor)
+              FROM payments_ledgerentry e
+              JOIN payments_ledgeraccount a ON a.id = e.account_id
+              JOIN payments_ledgertransaction t ON t.id = e.transaction_id
+             WHERE a.kind = 'promoter_available' AND a.user_id = %s AND t.kind = 'settlement'
+               AND e.created_at >= %s
+             GROUP BY 1
+            """,
+            [timezone.get_current_timezone_name(), promoter.pk, first],
+        )
+        by_week = dict(cursor.fetchall())
+    rows = [EarningsWeek(first + timedelta(weeks=i), by_week.get(first + timedelta(weeks=i), 0)) for i in range(weeks)]
+    top = max((row.amount_minor for row in rows), default=0)
+    for i, row in enumerate(rows):
+        row.x = i * 10 + 1
+        row.height_pct = round(100 * row.amount_minor / top) if top else 0
+    return rows
+
+
+@dataclass
+class TopPromoter:
+    name: str
+    orders: int
+    sales_minor: int
+    commission_minor: int
+
+
+def shop_top_promoters(*, shop, limit: int = 20) -> list[TopPromoter]:
+    """Who brings this shop paid, unrefunded sales, by sales."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT coalesce(nullif(u.display_name, ''), split_part(u.email, '@', 1)),
+                   count(DISTINCT o.id),
+                   sum(l.total_minor * (o.total_minor - o.refunded_minor) / o.total_minor),
+                   sum(l.commission_base_minor * (o.total_minor - o.refunded_minor) / o.total_minor
+                       * l.commission_bps / 10000)
+              FROM orders_orderline l
+              JOIN orders_order o ON o.id = l.order_id
+              JOIN accounts_user u ON u.id = l.promoter_id
+             WHERE o.shop_id = %s AND o.paid_at IS NOT NULL AND o.status NOT IN ('cancelled', 'expired')
+             GROUP BY u.id
+             ORDER BY 3 DESC, u.id
+             LIMIT %s
+            """,
+            [shop.pk, limit],
+        )
+        return [TopPromoter(*row) for row in cursor.fetchall()]
