@@ -467,7 +467,7 @@ def payout_account_connect(*, shop=None, user=None) -> str:
     email = shop.owner.email if shop is not None else user.email
     kind = "shop" if shop is not None else "user"
     account_id = stripe_client.account_create(email=email, idempotency_key=f"account-{kind}-{holder.pk}")
-    type(holder).objects.filter(pk=holder.pk, stripe_account_id="").update(stripe_account_id=account_id)
+    holder._meta.model.objects.filter(pk=holder.pk, stripe_account_id="").update(stripe_account_id=account_id)
     holder.refresh_from_db(fields=["stripe_account_id"])
     return holder.stripe_account_id
 
