@@ -225,65 +225,115 @@ def orders_settle(*, order_ids: list[int]) -> int:
         return _settle_locked(ids)
 
 
+# The platform fee of an order row `o` in SQL: what was kept, at the order's rate, rounded
+# down, as marketplace.money.bps_share rounds.
+PLATFORM_FEE_SQL = "(o.total_minor - o.refunded_minor) * o.platform_fee_bps / 10000"
+
+
 def _settle_locked(ids: list[int]) -> int:
-    """Set-based: a few queries per batch whatever its size (accounts loaded in bulk, one
-    INSERT of transactions, one of entries, one UPDATE of orders).
+    """Settle locked orders in SQL, a fixed number of statements per batch whatever its
+    size; no row comes into Python but the ids.
 
-    One balanced transaction per order: escrow out; platform fee, merchant available and
-    each promoter's commission (pending → available) in."""
-    from payments.models import LedgerAccount
-
+    One balanced ledger transaction per order: escrow out; platform fee, merchant
+    available and each promoter's commission (pending → available) in. The arithmetic is
+    settlement_parts' (floor, merchant takes the remainder), written in SQL; the tests
+    hold the two to the same results. The commissions posted as pending when the order
+    was paid must equal the ones computed now, or nothing is settled."""
     if not ids:
         return 0
-    now = timezone.now()
-    orders = list(Order.objects.filter(pk__in=ids).prefetch_related("lines"))
-    escrow = {a.order_id: a for a in LedgerAccount.objects.filter(kind=Kind.ESCROW, order_id__in=ids)}
-    posted = commissions_posted(ids)
-    holders: dict[tuple[str, int], LedgerAccount] = {}
-
-    def holder_account(kind: str, *, shop_id: int | None = None, user_id: int | None = None) -> LedgerAccount:
-        key = (kind, shop_id or user_id or 0)
-        if key not in holders:
-            holders[key] = ledger.account_get(
-                kind=kind,
-                shop=_Ref(shop_id) if shop_id else None,
-                user=_Ref(user_id) if user_id else None,
-            )
-        return holders[key]
-
-    platform = ledger.account_get(kind=Kind.PLATFORM_FEES)
-    txns, pending_entries, events = [], [], []
-    for order in orders:
-        parts = settlement_parts(order, list(order.lines.all()))
-        if order.pk not in escrow:
-            raise ConflictError(f"Order {order.pk} has no held payment to settle.")
-        held = posted.get(order.pk, {})
-        expected = {(Kind.PROMOTER_PENDING, p): amount for p, amount in parts.commissions.items()}
-        if held != expected:
-            raise ConflictError(f"Order {order.pk}: commissions held {held} differ from {expected}.")
-        commission = sum(parts.commissions.values())
-        entries = [(escrow[order.pk], -(parts.paid - commission)), (platform, parts.platform)]
-        for promoter_id, amount in parts.commissions.items():
-            entries.append((holder_account(Kind.PROMOTER_PENDING, user_id=promoter_id), -amount))
-            entries.append((holder_account(Kind.PROMOTER_AVAILABLE, user_id=promoter_id), amount))
-        entries.append((holder_account(Kind.MERCHANT_AVAILABLE, shop_id=order.shop_id), parts.merchant))
-        txns.append(
-            LedgerTransaction(
-                idempotency_key=f"settle:order:{order.pk}", kind=LedgerTransaction.Kind.SETTLEMENT, order=order
-            )
+    currency = settings.MARKETPLACE_CURRENCY
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            -- Dropped at commit; dropped here too for a second batch in one transaction.
+            DROP TABLE IF EXISTS pg_temp.settle_orders, pg_temp.settle_commissions, pg_temp.settle_txns;
+            CREATE TEMP TABLE settle_orders ON COMMIT DROP AS
+            SELECT o.id AS order_id, o.shop_id, o.total_minor - o.refunded_minor AS kept,
+                   {PLATFORM_FEE_SQL} AS platform, 0::bigint AS commission
+              FROM orders_order o WHERE o.id = ANY(%(ids)s);
+            CREATE TEMP TABLE settle_commissions ON COMMIT DROP AS
+            SELECT l.order_id, l.promoter_id,
+                   sum((l.commission_base_minor * s.kept / o.total_minor) * l.commission_bps / 10000) AS amount
+              FROM orders_orderline l
+              JOIN settle_orders s ON s.order_id = l.order_id
+              JOIN orders_order o ON o.id = l.order_id
+             WHERE l.promoter_id IS NOT NULL AND l.commission_bps > 0 AND s.kept > 0
+             GROUP BY 1, 2;
+            DELETE FROM settle_commissions WHERE amount = 0;
+            UPDATE settle_orders s SET commission = c.total
+              FROM (SELECT order_id, sum(amount) AS total FROM settle_commissions GROUP BY 1) c
+             WHERE c.order_id = s.order_id;
+            """,  # noqa: S608 - PLATFORM_FEE_SQL is a constant of this module
+            {"ids": ids},
         )
-        pending_entries.append([(a, amt) for a, amt in entries if amt])
-        events.append(OrderEvent(order=order, kind="settled", note="Completed: the held payment was released."))
-    created = LedgerTransaction.objects.bulk_create(txns)
-    LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(transaction=txn, account=acc, amount_minor=amt)
-            for txn, entries in zip(created, pending_entries, strict=True)
-            for acc, amt in entries
-        ]
-    )
-    Order.objects.filter(pk__in=ids).update(status=Order.Status.SETTLED, settled_at=now)
-    OrderEvent.objects.bulk_create(events)
+        cursor.execute("SELECT order_id FROM settle_orders WHERE kept - platform - commission < 0 LIMIT 1")
+        if row := cursor.fetchone():
+            raise ConflictError(f"Order {row[0]}: fees and commissions exceed what was paid.")
+        cursor.execute(
+            """
+            WITH posted AS (
+                SELECT t.order_id, a.user_id AS promoter_id, sum(e.amount_minor) AS amount
+                  FROM payments_ledgertransaction t
+                  JOIN payments_ledgerentry e ON e.transaction_id = t.id
+                  JOIN payments_ledgeraccount a ON a.id = e.account_id
+                 WHERE t.order_id = ANY(%s) AND a.kind IN ('promoter_pending', 'promoter_frozen')
+                 GROUP BY 1, 2 HAVING sum(e.amount_minor) <> 0
+            )
+            SELECT coalesce(p.order_id, c.order_id)
+              FROM posted p FULL JOIN settle_commissions c ON c.order_id = p.order_id AND c.promoter_id = p.promoter_id
+             WHERE p.amount IS DISTINCT FROM c.amount LIMIT 1
+            """,
+            [ids],
+        )
+        if row := cursor.fetchone():
+            raise ConflictError(f"Order {row[0]}: the commissions held differ from the ones due; not settled.")
+        cursor.execute(
+            """
+            INSERT INTO payments_ledgeraccount (code, kind, shop_id, user_id, order_id, currency, created_at)
+            SELECT 'platform_fees:platform', 'platform_fees', NULL::bigint, NULL::bigint, NULL::bigint, %(cur)s, now()
+            UNION ALL
+            SELECT DISTINCT 'merchant_available:shop:' || shop_id, 'merchant_available', shop_id, NULL::bigint,
+                   NULL::bigint, %(cur)s, now()
+              FROM settle_orders
+            UNION ALL
+            SELECT DISTINCT 'promoter_available:user:' || promoter_id, 'promoter_available', NULL::bigint,
+                   promoter_id, NULL::bigint, %(cur)s, now()
+              FROM settle_commissions
+            ON CONFLICT (code) DO NOTHING;
+            CREATE TEMP TABLE settle_txns ON COMMIT DROP AS
+            WITH made AS (
+                INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
+                SELECT 'settle:order:' || order_id, 'settlement', order_id, '', now() FROM settle_orders
+                 WHERE kept > 0
+                RETURNING id, order_id
+            )
+            SELECT id, order_id FROM made;
+            INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
+            SELECT t.id, a.id, x.amount, now()
+              FROM settle_txns t
+              JOIN settle_orders s ON s.order_id = t.order_id
+             CROSS JOIN LATERAL (VALUES
+                    ('escrow:order:' || s.order_id, -(s.kept - s.commission)),
+                    ('platform_fees:platform', s.platform),
+                    ('merchant_available:shop:' || s.shop_id, s.kept - s.platform - s.commission)
+             ) AS x(code, amount)
+              JOIN payments_ledgeraccount a ON a.code = x.code
+             WHERE x.amount <> 0
+            UNION ALL
+            SELECT t.id, a.id, x.amount, now()
+              FROM settle_txns t
+              JOIN settle_commissions c ON c.order_id = t.order_id
+             CROSS JOIN LATERAL (VALUES
+                    ('promoter_pending:user:' || c.promoter_id, -c.amount),
+                    ('promoter_available:user:' || c.promoter_id, c.amount)
+             ) AS x(code, amount)
+              JOIN payments_ledgeraccount a ON a.code = x.code;
+            UPDATE orders_order SET status = 'settled', settled_at = now() WHERE id = ANY(%(ids)s);
+            INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
+            SELECT id, 'settled', NULL, 'Completed: the held payment was released.', now() FROM unnest(%(ids)s) AS id;
+            """,
+            {"ids": ids, "cur": currency},
+        )
     return len(ids)
 
 
