@@ -37,8 +37,9 @@ class LedgerAccount(models.Model):
 
 
 class LedgerTransaction(models.Model):
-    """A balanced set of entries. The database refuses a transaction whose entries do not
-    sum to zero (a deferred constraint trigger, see migration 0002) and any edit."""
+    """A balanced set of entries, all written by one INSERT statement. The database
+    refuses a statement that leaves a transaction unbalanced, a transaction without
+    entries, and any edit (migrations 0002 and 0005)."""
 
     class Kind(models.TextChoices):
         PAYMENT_CAPTURED = "payment_captured", "Payment captured"
@@ -63,7 +64,8 @@ class LedgerTransaction(models.Model):
 
 class LedgerEntry(models.Model):
     transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    # Indexed by ledger_entry_account (account, id) below; a second index would only slow writes.
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False)
     # Signed, minor units: + into the account, − out of it.
     amount_minor = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -35,8 +35,13 @@ def payouts_submit_task(payout_ids: list[int]) -> dict:
     return services.payouts_submit(payout_ids=payout_ids)
 
 
+# Orders per settlement message: 5,000 orders is one short SQL transaction, and a million
+# order lines need a few hundred messages at most.
+SETTLE_BATCH_ORDERS = 5000
+
+
 @shared_task(acks_late=True)
-def orders_settle_due_task(batch_size: int = 2000) -> int:
+def orders_settle_due_task(batch_size: int = SETTLE_BATCH_ORDERS) -> int:
     """Settle one batch; re-enqueue while a full batch came back (more work remains)."""
     settled = services.orders_settle_due(batch_size=batch_size)
     if settled == batch_size:

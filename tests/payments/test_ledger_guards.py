@@ -21,10 +21,24 @@ def test_an_unbalanced_transaction_written_through_the_orm_is_rejected_by_the_da
     assert not LedgerEntry.objects.exists()
 
 
-def test_a_transaction_without_entries_is_rejected_too():
-    with pytest.raises(IntegrityError), transaction.atomic():
-        LedgerTransaction.objects.create(idempotency_key="empty-1", kind="adjustment")
-    assert not LedgerTransaction.objects.exists()
+def test_entries_of_one_transaction_written_by_two_statements_are_rejected():
+    """Each INSERT statement must leave its transactions balanced (ledger_post and the
+    set-based SQL write all of a transaction's entries at once)."""
+    clearing, platform = ledger.account_get(kind=Kind.CLEARING), ledger.account_get(kind=Kind.PLATFORM_FEES)
+    with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic():
+        txn = LedgerTransaction.objects.create(idempotency_key="split-1", kind="adjustment")
+        LedgerEntry.objects.create(transaction=txn, account=clearing, amount_minor=-100)
+        LedgerEntry.objects.create(transaction=txn, account=platform, amount_minor=100)
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_transaction_without_entries_is_reported_by_reconciliation():
+    from payments.services import reconcile
+
+    LedgerTransaction.objects.create(idempotency_key="empty-1", kind="adjustment")
+    report = reconcile()
+    assert not report.ok
+    assert any("has no entries" in problem for problem in report.problems)
 
 
 def test_entries_can_be_neither_edited_nor_deleted():

@@ -250,6 +250,20 @@ class LeakyParts(payment_services.SettlementParts):
         return self.paid - self.floored_platform - sum(self.commissions.values())
 
 
+class ShortcutMoneyMachine(MoneyMachine):
+    """The same machine with one more rule that takes a new order all the way to
+    settlement, so short runs reach the settlement arithmetic often."""
+
+    @rule(price=st.integers(1, 5_000_000), fee_bps=st.sampled_from([250, 500, 999]))
+    def buy_and_settle(self, price, fee_bps):
+        self.buy([(price, 1, 1000)], fee_bps, True)
+        o = self.orders[-1]
+        order_services.order_ship(order_id=o.pk, merchant=self.shop.owner, carrier="SF", tracking_number="SF12345")
+        order_services.order_confirm_receipt(order_id=o.pk, buyer=self.buyer)
+        o.status = "received"
+        self.settle_due()
+
+
 def test_a_planted_one_cent_rounding_bug_is_caught(monkeypatch):
     """The control for the test above: it must fail when the arithmetic is one cent off.
     The platform fee rounds half-up instead of down, in the settlement SQL and in the
@@ -269,7 +283,8 @@ def test_a_planted_one_cent_rounding_bug_is_caught(monkeypatch):
     monkeypatch.setattr(
         payment_services, "PLATFORM_FEE_SQL", "round((o.total_minor - o.refunded_minor) * o.platform_fee_bps / 10000.0)"
     )
+    # Derandomized: the control fails the same way on every run. The first failure is
+    # enough: no shrinking, one error reported.
+    quick = settings(STATEFUL, derandomize=True, phases=[Phase.generate], report_multiple_bugs=False, print_blob=False)
     with pytest.raises((AssertionError, LedgerUnbalanced)):
-        # The first failure is enough here: no shrinking, one error reported.
-        quick = settings(STATEFUL, phases=[Phase.generate], report_multiple_bugs=False, print_blob=False)
-        run_state_machine_as_test(MoneyMachine, settings=quick)
+        run_state_machine_as_test(ShortcutMoneyMachine, settings=quick)
