@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-SUITES = ["bench.catalog", "bench.orders"]
+SUITES = ["bench.catalog", "bench.orders", "bench.settlement"]
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Orders benchmarks: P3 (checkout + payment handling vs pgbench -N) and P4 (settlement).
+"""Orders benchmark: P3 (checkout + payment handling vs pgbench -N); P4 is in bench/settlement.py.
 
 Run by `make bench` (bench/__main__.py) or alone: `python -m bench.orders` with DATABASE_URL
 and REDIS_URL set (`make bench` sets them, embedded if unset). Uses its own database,
@@ -21,7 +21,6 @@ DB_NAME = "circle_bench_orders"
 # Two load processes on two cores, like pgbench's two clients below: the same concurrency.
 CLIENTS = 2
 ORDERS_PER_CLIENT = int(os.environ.get("BENCH_P3_ORDERS", "250"))
-P4_SIZES = [int(x) for x in os.environ.get("BENCH_P4_SIZES", "10000,100000").split(",")]
 
 
 def _pgbench_binary() -> str:
@@ -156,96 +155,8 @@ def run_p3() -> None:
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
-# --- P4 -----------------------------------------------------------------------------------
-
-GENERATE_SQL = """
-SET session_replication_role = replica;  -- bench data only: skip the ledger triggers while loading
-INSERT INTO orders_ordergroup (buyer_id, idempotency_key, status, currency, total_minor, ship_name, ship_phone,
-    ship_address, ship_city, ship_postal_code, ship_country, payment_intent_id, payment_client_secret,
-    card_fingerprint, created_at, pay_by, paid_at)
-SELECT %(buyer)s, 'p4-' || g, 'paid', 'CNY', 1800 + (g %% 500), 'Bench', '13800000000', '1 Bench Road', 'Hangzhou',
-       '', 'CN', 'pi_bench_' || g, '', '', now(), now(), now()
-  FROM generate_series(1, %(n)s) g;
-INSERT INTO orders_order (group_id, shop_id, buyer_id, status, currency, items_minor, shipping_minor, total_minor,
-    platform_fee_bps, refunded_minor, is_held, held_reason, created_at, paid_at, shipped_at, carrier,
-    tracking_number, received_at, after_sales_ends_at, transfer_id)
-SELECT grp.id, %(shop)s, %(buyer)s, 'received', 'CNY', grp.total_minor - 800, 800, grp.total_minor, 500, 0, false, '',
-       now(), now(), now(), 'SF', 'SF123456', now(), now() - interval '1 minute', ''
-  FROM orders_ordergroup grp WHERE grp.idempotency_key LIKE 'p4-%%';
-INSERT INTO orders_orderline (order_id, product_id, variant_id, title, variant_name, unit_price_minor, quantity,
-    total_minor, promoter_id, commission_bps, commission_base_minor)
-SELECT o.id, %(product)s, %(variant)s, 'Item', 'Standard', o.items_minor, 1, o.items_minor, %(promoter)s, 1000,
-       o.items_minor
-  FROM orders_order o WHERE o.status = 'received';
-INSERT INTO payments_ledgeraccount (code, kind, order_id, currency, created_at)
-SELECT 'escrow:order:' || o.id, 'escrow', o.id, 'CNY', now() FROM orders_order o WHERE o.status = 'received';
-INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
-SELECT 'capture:order:' || o.id, 'payment_captured', o.id, '', now() FROM orders_order o WHERE o.status = 'received';
-INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
-SELECT t.id, a.id, o.total_minor, now()
-  FROM orders_order o
-  JOIN payments_ledgertransaction t ON t.idempotency_key = 'capture:order:' || o.id
-  JOIN payments_ledgeraccount a ON a.code = 'escrow:order:' || o.id
- WHERE o.status = 'received'
-UNION ALL
-SELECT t.id, %(clearing)s, -o.total_minor, now()
-  FROM orders_order o JOIN payments_ledgertransaction t ON t.idempotency_key = 'capture:order:' || o.id
- WHERE o.status = 'received';
-SET session_replication_role = origin;
-"""
-
-
-def _p4_rate(n: int, ids: dict) -> float:
-    from django.db import connection
-
-    from payments.models import LedgerTransaction
-    from payments.services import orders_settle_due, reconcile
-
-    with connection.cursor() as cur:
-        cur.execute("TRUNCATE orders_orderevent, payments_transfer, orders_orderline, orders_order, "
-                    "orders_ordergroup, payments_ledgerentry, payments_ledgertransaction CASCADE")  # fmt: skip
-        cur.execute("DELETE FROM payments_ledgeraccount WHERE kind <> 'clearing'")
-        cur.execute(GENERATE_SQL, {**ids, "n": n})
-        cur.execute("ANALYZE")
-    start = time.perf_counter()
-    settled = 0
-    while batch := orders_settle_due(batch_size=2000):
-        settled += batch
-    elapsed = time.perf_counter() - start
-    assert settled == n, (settled, n)
-    assert LedgerTransaction.objects.filter(kind="settlement").count() == n
-    report = reconcile()
-    if not report.ok:
-        raise SystemExit(f"P4: books do not reconcile after settlement: {report.problems[:5]}")
-    return n / elapsed
-
-
-def run_p4() -> None:
-    from accounts.models import User
-    from payments import ledger
-    from payments.ledger import Kind
-    from shops.models import Shop, Variant
-
-    shop = Shop.objects.order_by("pk").first()
-    variant = Variant.objects.filter(product__shop=shop).first()
-    ids = {
-        "buyer": User.objects.filter(email__startswith="b").first().pk,
-        "promoter": User.objects.filter(email__startswith="b").last().pk,
-        "shop": shop.pk,
-        "product": variant.product_id,
-        "variant": variant.pk,
-        "clearing": ledger.account_get(kind=Kind.CLEARING).pk,
-    }
-    rates = {n: _p4_rate(n, ids) for n in P4_SIZES}
-    for n, rate in rates.items():
-        print(f"P4 raw: settled {n} paid orders at {rate:.0f} orders/s", flush=True)
-    small, large = rates[P4_SIZES[0]], rates[P4_SIZES[-1]]
-    figure("P4", large / small, "ratio", ">=", 0.90)
-
-
 def main() -> None:
     run_p3()
-    run_p4()
 
 
 if __name__ == "__main__":

@@ -203,14 +203,14 @@ SET session_replication_role = origin;
 
 
 def run_p5() -> None:
+    url = database_recreate(db_config(), DB_NAME)
+    django_setup(url, redis_db=13)
     from django.db import connection, transaction
 
     from payments import ledger, services, stripe_client
     from payments.ledger import Kind
     from payments.models import Payout
 
-    url = database_recreate(db_config(), DB_NAME)
-    django_setup(url, redis_db=13)
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(PAYEES_SQL, {"payees": P5_PAYEES, "clearing": ledger.account_get(kind=Kind.CLEARING).pk})
     with connection.cursor() as cur:

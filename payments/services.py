@@ -349,7 +349,7 @@ class _Ref:
 
 # --- Payouts -----------------------------------------------------------------------------
 
-PAYOUT_SUBMIT_BATCH = 1000
+PAYOUT_SUBMIT_BATCH = 5000
 
 
 def payouts_run(*, minimum_minor: int | None = None, shop_ids=None, user_ids=None) -> list[int]:
@@ -366,8 +366,12 @@ def payouts_run(*, minimum_minor: int | None = None, shop_ids=None, user_ids=Non
     only = shop_ids is not None or user_ids is not None
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('payouts_run'))")
+        # Candidates first, in their own table: were the NOT EXISTS checks part of the
+        # INSERT, each would scan the rows that INSERT is adding (quadratic).
         cursor.execute(
             """
+            DROP TABLE IF EXISTS pg_temp.payout_candidates;
+            CREATE TEMP TABLE payout_candidates ON COMMIT DROP AS
             WITH balances AS (
                 SELECT a.shop_id, a.user_id, sum(e.amount_minor) AS amount
                   FROM payments_ledgeraccount a
@@ -377,22 +381,27 @@ def payouts_run(*, minimum_minor: int | None = None, shop_ids=None, user_ids=Non
                  GROUP BY a.id
                 HAVING sum(e.amount_minor) >= greatest(%(minimum)s, 1)
             )
-            INSERT INTO payments_payout (shop_id, user_id, amount_minor, destination, status,
-                                         stripe_transfer_id, failure_reason, created_at)
-            SELECT b.shop_id, b.user_id, b.amount, coalesce(s.stripe_account_id, u.stripe_account_id),
-                   'in_transit', '', '', now()
+            SELECT b.shop_id, b.user_id, b.amount, coalesce(s.stripe_account_id, u.stripe_account_id) AS destination
               FROM balances b
               LEFT JOIN shops_shop s ON s.id = b.shop_id
               LEFT JOIN accounts_user u ON u.id = b.user_id
              WHERE coalesce(s.stripe_account_id, u.stripe_account_id, '') <> ''
                AND coalesce(s.status, 'active') <> 'suspended'
-               AND NOT EXISTS (SELECT 1 FROM payments_payouthold h WHERE h.lifted_at IS NULL
-                               AND (h.shop_id = b.shop_id OR h.user_id = b.user_id))
-               AND NOT EXISTS (SELECT 1 FROM payments_payout p WHERE p.status = 'in_transit'
-                               AND (p.shop_id = b.shop_id OR p.user_id = b.user_id))
-            RETURNING id
+               -- One NOT EXISTS per payee column, so each can use its index.
+               AND NOT EXISTS (SELECT 1 FROM payments_payouthold h WHERE h.lifted_at IS NULL AND h.shop_id = b.shop_id)
+               AND NOT EXISTS (SELECT 1 FROM payments_payouthold h WHERE h.lifted_at IS NULL AND h.user_id = b.user_id)
+               AND NOT EXISTS (SELECT 1 FROM payments_payout p WHERE p.status = 'in_transit' AND p.shop_id = b.shop_id)
+               AND NOT EXISTS (SELECT 1 FROM payments_payout p WHERE p.status = 'in_transit' AND p.user_id = b.user_id);
             """,
             {"only": only, "shops": list(shop_ids or []), "users": list(user_ids or []), "minimum": minimum},
+        )
+        cursor.execute(
+            """
+            INSERT INTO payments_payout (shop_id, user_id, amount_minor, destination, status,
+                                         stripe_transfer_id, failure_reason, created_at)
+            SELECT shop_id, user_id, amount, destination, 'in_transit', '', '', now() FROM payout_candidates
+            RETURNING id
+            """
         )
         ids = [row[0] for row in cursor.fetchall()]
         if ids:

@@ -30,7 +30,7 @@ def payouts_run_task() -> int:
 
 @shared_task(acks_late=True)
 def payouts_submit_task(payout_ids: list[int]) -> dict:
-    """One message per 1,000 payouts. Safe twice: a payout no longer in transit is skipped
+    """One message per PAYOUT_SUBMIT_BATCH payouts. Safe twice: a payout no longer in transit is skipped
     and each transfer carries the payout's own idempotency key."""
     return services.payouts_submit(payout_ids=payout_ids)
 
