@@ -234,8 +234,9 @@ def _settle_locked(ids: list[int]) -> int:
     """Settle locked orders in SQL, a fixed number of statements per batch whatever its
     size; no row comes into Python but the ids.
 
-    One balanced ledger transaction per order: escrow out; platform fee, merchant
-    available and each promoter's commission (pending → available) in. The arithmetic is
+    One balanced ledger transaction per batch: each order's escrow out (its own entry);
+    platform fees, each shop's merchant available and each promoter's commission (pending
+    → available) in, summed over the batch's orders. The arithmetic is
     settlement_parts' (floor, merchant takes the remainder), written in SQL; the tests
     hold the two to the same results. The commissions posted as pending when the order
     was paid must equal the ones computed now, or nothing is settled."""
@@ -249,7 +250,7 @@ def _settle_locked(ids: list[int]) -> int:
             SET LOCAL jit = off;
             SET LOCAL work_mem = '64MB';
             -- Dropped at commit; dropped here too for a second batch in one transaction.
-            DROP TABLE IF EXISTS pg_temp.settle_orders, pg_temp.settle_commissions, pg_temp.settle_txns;
+            DROP TABLE IF EXISTS pg_temp.settle_orders, pg_temp.settle_commissions;
             CREATE TEMP TABLE settle_orders ON COMMIT DROP AS
             SELECT o.id AS order_id, o.shop_id, o.total_minor - o.refunded_minor AS kept,
                    {PLATFORM_FEE_SQL} AS platform, 0::bigint AS commission
@@ -303,39 +304,48 @@ def _settle_locked(ids: list[int]) -> int:
                    promoter_id, NULL::bigint, %(cur)s, now()
               FROM settle_commissions
             ON CONFLICT (code) DO NOTHING;
-            CREATE TEMP TABLE settle_txns ON COMMIT DROP AS
-            WITH made AS (
-                INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
-                SELECT 'settle:order:' || order_id, 'settlement', order_id, '', now() FROM settle_orders
-                 WHERE kept > 0
-                RETURNING id, order_id
+            """,
+            {"cur": currency},
+        )
+        cursor.execute("SELECT count(*), min(order_id), max(order_id) FROM settle_orders WHERE kept > 0")
+        paying, first, last = cursor.fetchone()
+        if paying:
+            cursor.execute(
+                "INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at) "
+                "VALUES (%s, 'settlement', NULL, %s, now()) RETURNING id",
+                [f"settle:batch:{first}-{last}:{paying}", f"{paying} orders settled"],
             )
-            SELECT id, order_id FROM made;
-            INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
-            SELECT t.id, a.id, x.amount, now()
-              FROM settle_txns t
-              JOIN settle_orders s ON s.order_id = t.order_id
-             CROSS JOIN LATERAL (VALUES
-                    ('escrow:order:' || s.order_id, -(s.kept - s.commission)),
-                    ('platform_fees:platform', s.platform),
-                    ('merchant_available:shop:' || s.shop_id, s.kept - s.platform - s.commission)
-             ) AS x(code, amount)
-              JOIN payments_ledgeraccount a ON a.code = x.code
-             WHERE x.amount <> 0
-            UNION ALL
-            SELECT t.id, a.id, x.amount, now()
-              FROM settle_txns t
-              JOIN settle_commissions c ON c.order_id = t.order_id
-             CROSS JOIN LATERAL (VALUES
-                    ('promoter_pending:user:' || c.promoter_id, -c.amount),
-                    ('promoter_available:user:' || c.promoter_id, c.amount)
-             ) AS x(code, amount)
-              JOIN payments_ledgeraccount a ON a.code = x.code;
+            txn = cursor.fetchone()[0]
+            cursor.execute(
+                """
+                INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
+                SELECT %(txn)s, a.id, -(s.kept - s.commission), now()
+                  FROM settle_orders s JOIN payments_ledgeraccount a ON a.code = 'escrow:order:' || s.order_id
+                 WHERE s.kept > 0
+                UNION ALL
+                SELECT %(txn)s, a.id, sum(s.platform), now()
+                  FROM settle_orders s JOIN payments_ledgeraccount a ON a.code = 'platform_fees:platform'
+                 GROUP BY a.id HAVING sum(s.platform) <> 0
+                UNION ALL
+                SELECT %(txn)s, a.id, sum(s.kept - s.platform - s.commission), now()
+                  FROM settle_orders s JOIN payments_ledgeraccount a ON a.code = 'merchant_available:shop:' || s.shop_id
+                 GROUP BY a.id HAVING sum(s.kept - s.platform - s.commission) <> 0
+                UNION ALL
+                SELECT %(txn)s, a.id, x.sign * sum(c.amount), now()
+                  FROM settle_commissions c
+                 CROSS JOIN (VALUES ('promoter_pending:user:', -1), ('promoter_available:user:', 1)) AS x(prefix, sign)
+                  JOIN payments_ledgeraccount a ON a.code = x.prefix || c.promoter_id
+                 GROUP BY a.id, x.sign
+                """,
+                {"txn": txn},
+            )
+        cursor.execute(
+            """
             UPDATE orders_order SET status = 'settled', settled_at = now() WHERE id = ANY(%(ids)s);
             INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
             SELECT id, 'settled', NULL, 'Completed: the held payment was released.', now() FROM unnest(%(ids)s) AS id;
             """,
-            {"ids": ids, "cur": currency},
+            {"ids": ids},
         )
     return len(ids)
 
@@ -405,64 +415,54 @@ def payouts_run(*, minimum_minor: int | None = None, shop_ids=None, user_ids=Non
         )
         ids = [row[0] for row in cursor.fetchall()]
         if ids:
-            _payout_post(cursor, ids, step="sent", kind=LedgerTransaction.Kind.PAYOUT_SENT,
-                         source="available", target="payouts_in_transit")  # fmt: skip
+            _payouts_post(cursor, ids, step="sent")
     for start in range(0, len(ids), PAYOUT_SUBMIT_BATCH):
         chunk = ids[start : start + PAYOUT_SUBMIT_BATCH]
         transaction.on_commit(lambda chunk=chunk: payouts_submit_task.delay(chunk))
     return ids
 
 
-# The ledger account of a payout's payee, as account_get names it, in SQL.
-_PAYEE_ACCOUNT = {
-    "available": "CASE WHEN p.shop_id IS NOT NULL THEN 'merchant_available:shop:' || p.shop_id "
-    "ELSE 'promoter_available:user:' || p.user_id END",
-    "payouts_in_transit": "'payouts_in_transit:' || CASE WHEN p.shop_id IS NOT NULL THEN 'shop:' || p.shop_id "
-    "ELSE 'user:' || p.user_id END",
-    "payouts_paid": "'payouts_paid:' || CASE WHEN p.shop_id IS NOT NULL THEN 'shop:' || p.shop_id "
-    "ELSE 'user:' || p.user_id END",
-}
+# The available account of a payout's payee, as account_get names it, in SQL.
+_PAYEE_AVAILABLE = (
+    "CASE WHEN p.shop_id IS NOT NULL THEN 'merchant_available:shop:' || p.shop_id "
+    "ELSE 'promoter_available:user:' || p.user_id END"
+)
 
 
-def _payout_post(cursor, ids: list[int], *, step: str, kind: str, source: str, target: str) -> None:
-    """One balanced ledger transaction per payout, `amount` from source to target account,
-    for many payouts in four statements (accounts made on first use)."""
-    source_code, target_code = _PAYEE_ACCOUNT[source], _PAYEE_ACCOUNT[target]
-    target_kind = target if target != "available" else None
-    account_kind = f"'{target_kind}'" if target_kind else (
-        "CASE WHEN p.shop_id IS NOT NULL THEN 'merchant_available' ELSE 'promoter_available' END"
-    )  # fmt: skip
+def _payouts_post(cursor, ids: list[int], *, step: str) -> None:
+    """One balanced ledger transaction for a set of payouts, in two statements however
+    many there are. sent: each payee's available → payouts in transit; paid: in transit
+    → paid out; failed: in transit → each payee's available. The in-transit and paid-out
+    accounts are the platform's; per payee they are the sums of its Payout rows, which
+    reconciliation holds equal to these accounts."""
+    kind = {"sent": LedgerTransaction.Kind.PAYOUT_SENT, "paid": LedgerTransaction.Kind.PAYOUT_PAID,
+            "failed": LedgerTransaction.Kind.PAYOUT_FAILED}[step]  # fmt: skip
+    in_transit = ledger.account_get(kind=Kind.PAYOUTS_IN_TRANSIT).pk
+    paid = ledger.account_get(kind=Kind.PAYOUTS_PAID).pk
     cursor.execute(
-        f"""
-        INSERT INTO payments_ledgeraccount (code, kind, shop_id, user_id, order_id, currency, created_at)
-        SELECT DISTINCT {target_code}, {account_kind}, p.shop_id, p.user_id, NULL::bigint, %s, now()
-          FROM payments_payout p WHERE p.id = ANY(%s)
-        ON CONFLICT (code) DO NOTHING
-        """,  # noqa: S608 - fragments are constants of this module
-        [settings.MARKETPLACE_CURRENCY, ids],
+        "INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at) "
+        "VALUES (%s, %s, NULL, %s, now()) RETURNING id",
+        [f"payouts:{step}:{min(ids)}-{max(ids)}:{len(ids)}", kind, f"{len(ids)} payouts {step}"],
     )
-    cursor.execute(
-        """
-        INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
-        SELECT 'payout:' || p.id || ':' || %s, %s, NULL, 'Payout ' || p.id, now()
-          FROM payments_payout p WHERE p.id = ANY(%s)
-        ON CONFLICT (idempotency_key) DO NOTHING
-        """,
-        [step, kind, ids],
+    txn = cursor.fetchone()[0]
+    per_payee = f"""
+        SELECT %(txn)s, a.id, {"-" if step == "sent" else ""}p.amount_minor, now()
+          FROM payments_payout p JOIN payments_ledgeraccount a ON a.code = {_PAYEE_AVAILABLE}
+         WHERE p.id = ANY(%(ids)s)
+    """  # noqa: S608 - fragments are constants of this module
+    total = (
+        "SELECT %(txn)s, %(account)s::bigint, {sign}sum(p.amount_minor), now() "
+        "FROM payments_payout p WHERE p.id = ANY(%(ids)s)"
     )
+    legs = {
+        "sent": [per_payee, total.format(sign="")],
+        "paid": [total.format(sign="-"), total.replace("%(account)s", "%(paid)s").format(sign="")],
+        "failed": [total.format(sign="-"), per_payee],
+    }[step]
     cursor.execute(
-        f"""
-        INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
-        SELECT t.id, a.id, x.amount, now()
-          FROM payments_payout p
-          JOIN payments_ledgertransaction t ON t.idempotency_key = 'payout:' || p.id || ':' || %s
-          CROSS JOIN LATERAL (VALUES ({source_code}, -p.amount_minor),
-                                     ({target_code}, p.amount_minor)) AS x(code, amount)
-          JOIN payments_ledgeraccount a ON a.code = x.code
-         WHERE p.id = ANY(%s)
-           AND NOT EXISTS (SELECT 1 FROM payments_ledgerentry e WHERE e.transaction_id = t.id)
-        """,  # noqa: S608 - fragments are constants of this module
-        [step, ids],
+        "INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at) "
+        + " UNION ALL ".join(legs),
+        {"txn": txn, "ids": ids, "account": in_transit, "paid": paid},
     )
 
 
@@ -499,10 +499,7 @@ def payouts_submit(*, payout_ids: list[int]) -> dict:
 def payouts_finish(*, paid: list[tuple[int, str]], failed: list[tuple[int, str]]) -> None:
     """Record Stripe's answers: paid (in transit → paid out) or failed (back to available)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        for rows, status, column, step, kind, target in (
-            (paid, "paid", "stripe_transfer_id", "paid", LedgerTransaction.Kind.PAYOUT_PAID, "payouts_paid"),
-            (failed, "failed", "failure_reason", "failed", LedgerTransaction.Kind.PAYOUT_FAILED, "available"),
-        ):
+        for rows, status, column in ((paid, "paid", "stripe_transfer_id"), (failed, "failed", "failure_reason")):
             if not rows:
                 continue
             cursor.execute(
@@ -516,7 +513,7 @@ def payouts_finish(*, paid: list[tuple[int, str]], failed: list[tuple[int, str]]
             )
             ids = [row[0] for row in cursor.fetchall()]
             if ids:
-                _payout_post(cursor, ids, step=step, kind=kind, source="payouts_in_transit", target=target)
+                _payouts_post(cursor, ids, step=status)
 
 
 def payout_account_connect(*, shop=None, user=None) -> str:
@@ -576,6 +573,13 @@ def _balances(**holder) -> dict[str, int]:
     return dict(rows)
 
 
+def _payout_sums(**payee) -> dict[str, int]:
+    from payments.models import Payout
+
+    sums = dict(Payout.objects.filter(**payee).values_list("status").annotate(s=Sum("amount_minor")))
+    return {"in_transit": sums.get(Payout.Status.IN_TRANSIT, 0), "paid_out": sums.get(Payout.Status.PAID, 0)}
+
+
 def merchant_balances(*, shop) -> dict:
     held = (
         LedgerEntry.objects.filter(account__kind=Kind.ESCROW, account__order__shop=shop).aggregate(
@@ -584,12 +588,7 @@ def merchant_balances(*, shop) -> dict:
         or 0
     )
     by_kind = _balances(shop=shop)
-    return {
-        "held": held,
-        "available": by_kind.get(Kind.MERCHANT_AVAILABLE, 0),
-        "in_transit": by_kind.get(Kind.PAYOUTS_IN_TRANSIT, 0),
-        "paid_out": by_kind.get(Kind.PAYOUTS_PAID, 0),
-    }
+    return {"held": held, "available": by_kind.get(Kind.MERCHANT_AVAILABLE, 0), **_payout_sums(shop=shop)}
 
 
 def promoter_balances(*, user) -> dict:
@@ -598,8 +597,7 @@ def promoter_balances(*, user) -> dict:
         "pending": by_kind.get(Kind.PROMOTER_PENDING, 0),
         "frozen": by_kind.get(Kind.PROMOTER_FROZEN, 0),
         "available": by_kind.get(Kind.PROMOTER_AVAILABLE, 0),
-        "in_transit": by_kind.get(Kind.PAYOUTS_IN_TRANSIT, 0),
-        "paid_out": by_kind.get(Kind.PAYOUTS_PAID, 0),
+        **_payout_sums(user=user),
     }
 
 
@@ -637,17 +635,22 @@ def reconcile() -> ReconciliationReport:
             problems.append(f"transaction {txn_id} has no entries")
         cursor.execute(
             """
-            WITH held AS (
+            WITH escrow AS (
+                SELECT a.order_id, sum(e.amount_minor) AS amount
+                  FROM payments_ledgerentry e JOIN payments_ledgeraccount a ON a.id = e.account_id
+                 WHERE a.kind = 'escrow' GROUP BY a.order_id
+            ), commission AS (
                 SELECT t.order_id, sum(e.amount_minor) AS amount
                   FROM payments_ledgerentry e
                   JOIN payments_ledgertransaction t ON t.id = e.transaction_id
                   JOIN payments_ledgeraccount a ON a.id = e.account_id
-                 WHERE t.order_id IS NOT NULL
-                   AND a.kind IN ('escrow', 'promoter_pending', 'promoter_frozen')
+                 WHERE t.order_id IS NOT NULL AND a.kind IN ('promoter_pending', 'promoter_frozen')
                  GROUP BY t.order_id
             )
-            SELECT o.id, o.status, o.total_minor, o.refunded_minor, coalesce(h.amount, 0)
-              FROM orders_order o LEFT JOIN held h ON h.order_id = o.id
+            SELECT o.id, o.status, o.total_minor, o.refunded_minor, coalesce(x.amount, 0), coalesce(c.amount, 0)
+              FROM orders_order o
+              LEFT JOIN escrow x ON x.order_id = o.id
+              LEFT JOIN commission c ON c.order_id = o.id
              WHERE o.paid_at IS NOT NULL
             """
         )
@@ -659,11 +662,24 @@ def reconcile() -> ReconciliationReport:
             """
         )
         payouts = dict(cursor.fetchall())
-    for order_id, status, total_minor, refunded, held in rows:
-        released = total_minor - refunded if status == Order.Status.SETTLED else 0
-        expected = total_minor - refunded - released
+        cursor.execute(
+            "SELECT coalesce(sum(e.amount_minor), 0) FROM payments_ledgerentry e JOIN payments_ledgeraccount a "
+            "ON a.id = e.account_id WHERE a.kind IN ('promoter_pending', 'promoter_frozen')"
+        )
+        pending_total = cursor.fetchone()[0]
+    # An open order holds paid − refunded, in its escrow and its promoters' pending (or
+    # frozen) commissions; a settled one released it all (commissions in its batch).
+    open_commissions = 0
+    for order_id, status, total_minor, refunded, escrow, commission in rows:
+        if status == Order.Status.SETTLED:
+            held, expected = escrow, 0
+        else:
+            held, expected = escrow + commission, total_minor - refunded
+            open_commissions += commission
         if held != expected:
             problems.append(f"order {order_id}: holds {held}, expected {expected} (paid − refunded − released)")
+    if pending_total != open_commissions:
+        problems.append(f"promoters' pending commissions {pending_total}, but open orders hold {open_commissions}")
     for status, kind in (("in_transit", Kind.PAYOUTS_IN_TRANSIT), ("paid", Kind.PAYOUTS_PAID)):
         in_ledger = LedgerEntry.objects.filter(account__kind=kind).aggregate(s=Sum("amount_minor"))["s"] or 0
         if payouts.get(status, 0) != in_ledger:
@@ -724,11 +740,14 @@ def webhook_receive(*, payload: bytes, signature: str):
         raise WebhookRejected("Missing Stripe-Signature header.")
     try:
         event = stripe_client.webhook_event_verify(payload=payload, signature=signature)
-    except ValueError:
-        raise WebhookRejected("The body is not a Stripe event (invalid JSON).") from None
     except stripe.SignatureVerificationError as exc:
         raise WebhookRejected(f"Signature check failed: {exc.user_message or exc}") from None
+    except (ValueError, AttributeError, TypeError):
+        # Not JSON, or JSON that is not an object (the SDK assumes one).
+        raise WebhookRejected("The body is not a Stripe event (invalid JSON).") from None
     data = event.to_dict()
+    if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
+        raise WebhookRejected("The body is not a Stripe event (it has no id or type).")
     created_at = datetime.datetime.fromtimestamp(int(data.get("created", 0)), tz=datetime.UTC)
     with transaction.atomic():
         # The unique stripe_id decides: a replayed event inserts nothing and is not handled again.
