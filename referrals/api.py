@@ -1,7 +1,5 @@
 """Referrals API: the caller's shares, the attribution landing, the caller's earnings and payouts."""
 
-import uuid
-
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, permissions, serializers
@@ -13,7 +11,7 @@ from payments.models import Payout
 from payments.services import promoter_balances
 from referrals import selectors, services
 from referrals.models import Share
-from referrals.views import VISITOR_COOKIE, _share_or_404
+from referrals.views import _share_or_404, landing_click, visitor_cookie_set
 from shops.models import Product, Shop
 
 
@@ -130,15 +128,7 @@ class ShareLandingApi(APIView):
     @extend_schema(request=None, responses=LandingSerializer)
     def post(self, request, code: str):
         share = _share_or_404(code)
-        visitor_id = request.COOKIES.get(VISITOR_COOKIE, "")
-        if len(visitor_id) != 32 or not visitor_id.isalnum():
-            visitor_id = uuid.uuid4().hex
-        counted = services.click_record(
-            share=share,
-            visitor_id=visitor_id,
-            ip=request.META.get("REMOTE_ADDR", ""),
-            user_agent=request.headers.get("User-Agent", ""),
-        )
+        visitor_id, counted = landing_click(request, share)
         target = share.product.get_absolute_url() if share.product else share.shop.get_absolute_url()
         name = share.promoter.public_name
         response = Response(
@@ -151,7 +141,5 @@ class ShareLandingApi(APIView):
                 }
             ).data
         )
-        response.set_cookie(
-            VISITOR_COOKIE, visitor_id, max_age=365 * 86400, httponly=True, samesite="Lax", secure=request.is_secure()
-        )
+        visitor_cookie_set(request, response, visitor_id)
         return response

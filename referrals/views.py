@@ -64,27 +64,37 @@ def _share_or_404(code: str) -> Share:
     return get_object_or_404(Share.objects.select_related("promoter", "product__shop", "shop"), code=code)
 
 
-@require_GET
-def share_landing(request, code: str):
-    share = _share_or_404(code)
+def landing_click(request, share: Share) -> tuple[str, bool]:
+    """A share link opened: record the click for this visitor. Returns (visitor id, counted)."""
     visitor_id = request.COOKIES.get(VISITOR_COOKIE, "")
     if len(visitor_id) != 32 or not visitor_id.isalnum():
         visitor_id = uuid.uuid4().hex
-    services.click_record(
+    counted = services.click_record(
         share=share,
         visitor_id=visitor_id,
         ip=request.META.get("REMOTE_ADDR", ""),
         user_agent=request.headers.get("User-Agent", ""),
     )
+    return visitor_id, counted
+
+
+def visitor_cookie_set(request, response, visitor_id: str) -> None:
+    response.set_cookie(
+        VISITOR_COOKIE, visitor_id, max_age=365 * 86400, httponly=True, samesite="Lax", secure=request.is_secure()
+    )
+
+
+@require_GET
+def share_landing(request, code: str):
+    share = _share_or_404(code)
+    visitor_id, _ = landing_click(request, share)
     target = share.product.get_absolute_url() if share.product else share.shop.get_absolute_url()
     messages.info(
         request,
         f"{share.promoter.public_name} shared this with you and earns a commission if you buy. You pay the same price.",
     )
     response = redirect(target)
-    response.set_cookie(
-        VISITOR_COOKIE, visitor_id, max_age=365 * 86400, httponly=True, samesite="Lax", secure=request.is_secure()
-    )
+    visitor_cookie_set(request, response, visitor_id)
     return response
 
 
