@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("shops.api_urls")),
     path("", include("orders.api_urls")),
     path("", include("referrals.api_urls")),
+    path("", include("disputes.api_urls")),
 ]

@@ -163,8 +163,11 @@ MEDIA_URL = "/media/"
 # Serve uploads from Django itself (dev, or a small deployment without a CDN).
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Dispute evidence: never under MEDIA_ROOT, served only through a view that checks access.
+PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / ".data" / "private-media")
 if TESTING:
     MEDIA_ROOT = BASE_DIR / ".data" / "test-media"
+    PRIVATE_MEDIA_ROOT = BASE_DIR / ".data" / "test-private-media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -202,6 +205,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "payments-sweep": {"task": "payments.tasks.payments_sweep_task", "schedule": 120.0},
     "reconcile": {"task": "payments.tasks.reconcile_task", "schedule": 3600.0},
     "payouts-run": {"task": "payments.tasks.payouts_run_task", "schedule": crontab(**PAYOUT_SCHEDULE)},
+    "after-sales-deadlines": {"task": "disputes.tasks.after_sales_deadlines_task", "schedule": 300.0},
+    "disputes-fallback": {"task": "disputes.tasks.disputes_fallback_task", "schedule": 3600.0},
+    "sanctions-expire": {"task": "disputes.tasks.sanctions_expire_task", "schedule": 900.0},
 }
 CELERY_IMPORTS = ["marketplace.tasks"]
 # Keep Django's LOGGING (JSON to stdout) in the worker too.
@@ -309,3 +315,17 @@ MARKETPLACE_COMMISSION_MAX_BPS = env.int("MARKETPLACE_COMMISSION_MAX_BPS", defau
 MARKETPLACE_PAYOUT_MINIMUM_MINOR = env.int("MARKETPLACE_PAYOUT_MINIMUM_MINOR", default=10_000)
 MARKETPLACE_MERCHANT_RESPONSE_HOURS = env.int("MARKETPLACE_MERCHANT_RESPONSE_HOURS", default=48)
 MARKETPLACE_DISPUTE_AUTOCLOSE_DAYS = env.int("MARKETPLACE_DISPUTE_AUTOCLOSE_DAYS", default=60)
+# What a dispute nobody rules on ends as: "full_refund" (the buyer's favour) or "release".
+MARKETPLACE_DISPUTE_DEFAULT_OUTCOME = env.str("MARKETPLACE_DISPUTE_DEFAULT_OUTCOME", default="full_refund")
+if MARKETPLACE_DISPUTE_DEFAULT_OUTCOME not in ("full_refund", "release"):
+    raise ImproperlyConfigured("MARKETPLACE_DISPUTE_DEFAULT_OUTCOME must be full_refund or release.")
+# Days the buyer has to send a return back, and the shop to confirm it arrived.
+MARKETPLACE_RETURN_SHIP_DAYS = env.int("MARKETPLACE_RETURN_SHIP_DAYS", default=7)
+MARKETPLACE_RETURN_RECEIVE_DAYS = env.int("MARKETPLACE_RETURN_RECEIVE_DAYS", default=10)
+# Days the buyer has to answer a partial-refund offer or escalate a rejection.
+MARKETPLACE_BUYER_ANSWER_DAYS = env.int("MARKETPLACE_BUYER_ANSWER_DAYS", default=7)
+# The no-reason return: days after receipt, for products that allow it.
+MARKETPLACE_NO_REASON_RETURN_DAYS = env.int("MARKETPLACE_NO_REASON_RETURN_DAYS", default=7)
+# Suggest a sanction to the admin when a shop loses this many disputes within the window.
+MARKETPLACE_SANCTION_SUGGEST_LOSSES = env.int("MARKETPLACE_SANCTION_SUGGEST_LOSSES", default=3)
+MARKETPLACE_SANCTION_SUGGEST_DAYS = env.int("MARKETPLACE_SANCTION_SUGGEST_DAYS", default=90)

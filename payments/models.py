@@ -107,7 +107,13 @@ class Refund(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        REFUND = "refund", "Refund"
+        # Taken back by the card issuer: posted like a refund, never sent to Stripe.
+        CHARGEBACK = "chargeback", "Chargeback"
+
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.REFUND)
     amount_minor = models.BigIntegerField()
     reason = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

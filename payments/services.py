@@ -86,9 +86,10 @@ def commission_unfreeze(*, order: Order) -> None:
     )  # fmt: skip
 
 
-def refund_create(*, order: Order, amount_minor: int, reason: str) -> Refund:
+def refund_create(*, order: Order, amount_minor: int, reason: str, chargeback_id: str = "") -> Refund:
     """Return `amount_minor` of an order to its buyer; Stripe is called after commit by
-    refund_submit_task. The caller holds the order's row lock.
+    refund_submit_task. The caller holds the order's row lock. With `chargeback_id` the
+    card issuer already took the money back (a lost chargeback): the same postings, no call.
 
     Before settlement the money comes out of the order's escrow and the commissions on the
     refunded part are voided pro rata. After settlement each party gives back what the
@@ -102,7 +103,13 @@ def refund_create(*, order: Order, amount_minor: int, reason: str) -> Refund:
     lines = list(order.lines.all())
     before = settlement_parts(order, lines)
     after = settlement_parts(order, lines, refunded_minor=order.refunded_minor + amount_minor)
-    refund = Refund.objects.create(order=order, amount_minor=amount_minor, reason=reason[:200])
+    if chargeback_id:
+        refund = Refund.objects.create(
+            order=order, amount_minor=amount_minor, reason=reason[:200], kind=Refund.Kind.CHARGEBACK,
+            status=Refund.Status.SUCCEEDED, stripe_refund_id=chargeback_id[:100], submitted_at=timezone.now(),
+        )  # fmt: skip
+    else:
+        refund = Refund.objects.create(order=order, amount_minor=amount_minor, reason=reason[:200])
     entries = [(ledger.account_get(kind=Kind.REFUNDS), amount_minor)]
     if order.status == Order.Status.SETTLED:
         entries.append(
@@ -128,7 +135,8 @@ def refund_create(*, order: Order, amount_minor: int, reason: str) -> Refund:
     )  # fmt: skip
     Order.objects.filter(pk=order.pk).update(refunded_minor=F("refunded_minor") + amount_minor)
     order.refunded_minor += amount_minor
-    transaction.on_commit(lambda: refund_submit_task.delay(refund.pk))
+    if not chargeback_id:
+        transaction.on_commit(lambda: refund_submit_task.delay(refund.pk))
     return refund
 
 
@@ -552,7 +560,10 @@ def payout_hold_lift(*, hold_id: int) -> None:
 def order_money(order: Order) -> dict:
     """Where this order's money goes, for the buyer's and merchant's order pages."""
     parts = settlement_parts(order)
-    commission_held = sum(commissions_posted([order.pk]).get(order.pk, {}).values())
+    # A settlement batch moves commissions to available in one transaction for many orders,
+    # so a settled order's own transactions still show them pending: nothing is held then.
+    settled = order.status == Order.Status.SETTLED
+    commission_held = 0 if settled else sum(commissions_posted([order.pk]).get(order.pk, {}).values())
     return {
         "paid": order.total_minor,
         "refunded": order.refunded_minor,
@@ -770,6 +781,16 @@ class WebhookRejected(DomainError):
     pass
 
 
+# Event types other apps handle (disputes: chargebacks), registered from their AppConfig.ready
+# so that payments never imports them. A handler gets the event's data.object and returns
+# True if the event meant something to it.
+WEBHOOK_HANDLERS: dict = {}
+
+
+def webhook_handler_register(event_type: str, handler) -> None:
+    WEBHOOK_HANDLERS[event_type] = handler
+
+
 def webhook_event_handle(*, event_id: int) -> str:
     """Apply one stored event, once: the claim, the effect and the final status commit
     together, so a crash leaves the event to be retried and never half-applied."""
@@ -802,6 +823,9 @@ def webhook_event_handle(*, event_id: int) -> str:
                     event.error = str(exc)[:1000]
                     transaction.on_commit(lambda: payment_intent_refund_whole_task.delay(obj["id"]))
                     status = WebhookEvent.Status.FAILED
+        elif event.type in WEBHOOK_HANDLERS:
+            if WEBHOOK_HANDLERS[event.type](obj):
+                status = WebhookEvent.Status.SUCCEEDED
         elif event.type == "payment_intent.payment_failed":
             group_id = int(obj.get("metadata", {}).get("order_group_id", 0) or 0)
             if group_id:

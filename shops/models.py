@@ -10,6 +10,8 @@ class Shop(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
+        # A sanction: the shop stays visible, its products cannot be seen in browse or bought.
+        FROZEN = "frozen", "Listings frozen"
 
     owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="shop")
     name = models.CharField(max_length=80)

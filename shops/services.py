@@ -110,17 +110,26 @@ def shop_verify(*, shop_id: int) -> Shop:
     return shop
 
 
-def shop_suspend(*, shop_id: int, reason: str) -> Shop:
-    """Suspend a shop: its products leave browse and cannot be bought."""
+def _shop_restrict(*, shop_id: int, status: str, reason: str) -> Shop:
     if not reason.strip():
-        raise DomainError("Give a reason for the suspension; it is shown on the shop page.", field="reason")
+        raise DomainError("Give a reason; it is shown on the shop page.", field="reason")
     with transaction.atomic():
         shop = Shop.objects.select_for_update().get(pk=shop_id)
-        shop.status = Shop.Status.SUSPENDED
+        shop.status = status
         shop.suspended_reason = reason.strip()[:300]
         shop.save(update_fields=["status", "suspended_reason"])
         catalog_changed()
     return shop
+
+
+def shop_suspend(*, shop_id: int, reason: str) -> Shop:
+    """Suspend a shop: its products leave browse and cannot be bought."""
+    return _shop_restrict(shop_id=shop_id, status=Shop.Status.SUSPENDED, reason=reason)
+
+
+def shop_listings_freeze(*, shop_id: int, reason: str) -> Shop:
+    """A sanction short of suspension: same effect on the catalog, the shop page stays up."""
+    return _shop_restrict(shop_id=shop_id, status=Shop.Status.FROZEN, reason=reason)
 
 
 def shop_reinstate(*, shop_id: int) -> Shop:

@@ -1,0 +1,3 @@
+"""After-sales API: requests, responses, evidence, messages, escalation; staff rulings."""
+
+urlpatterns: list = []

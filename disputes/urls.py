@@ -1,0 +1,3 @@
+"""After-sales pages: buyer, merchant inbox, staff dispute console, evidence files."""
+
+urlpatterns: list = []
