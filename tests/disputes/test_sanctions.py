@@ -15,6 +15,7 @@ from orders import services as order_services
 from orders.models import CartItem
 from payments.models import Payout
 from payments.services import payout_account_connect, payouts_run
+from shops import services as shop_services
 from shops.models import Shop
 from tests.disputes.clock import clock_freeze
 from tests.disputes.helpers import shipped_sale
@@ -172,6 +173,27 @@ def test_a_sanction_ends_once(clock, admin):
     assert services.sanction_expire(sanction_id=sanction.pk) is False
     sanction.refresh_from_db()
     assert sanction.lifted_by == admin and sanction.ended_at is not None
+
+
+@pytest.mark.parametrize("kind", ["warning", "payout_hold", "listing_freeze", "suspension"])
+def test_a_sanction_never_undoes_a_suspension_it_did_not_place(admin, kind):
+    # given a shop suspended by the marketplace outside the sanctions (the shop admin's action)
+    shop = make_shop()
+    shop_services.shop_suspend(shop_id=shop.pk, reason="Suspended by the marketplace pending review.")
+    # when a sanction is imposed and then lifted
+    sanction = _impose(shop, kind, admin)
+    # then the shop stays suspended, for its own reason, all along
+    shop.refresh_from_db()
+    assert (shop.status, shop.suspended_reason) == (
+        Shop.Status.SUSPENDED,
+        "Suspended by the marketplace pending review.",
+    )
+    services.sanction_lift(sanction_id=sanction.pk, admin=admin)
+    shop.refresh_from_db()
+    assert (shop.status, shop.suspended_reason) == (
+        Shop.Status.SUSPENDED,
+        "Suspended by the marketplace pending review.",
+    )
 
 
 # --- Suggestions ------------------------------------------------------------------------------
