@@ -13,7 +13,8 @@ from django.test import Client
 
 from disputes import services, tasks
 from disputes.models import AfterSalesRequest, CaseEvent, Dispute, Sanction
-from marketplace.errors import ConflictError
+from marketplace.errors import ConflictError, DomainError
+from orders import services as order_services
 from orders.models import Order, OrderEvent
 from payments.models import PayoutHold, Refund
 from shops.models import Shop
@@ -316,4 +317,82 @@ def test_a_shop_answering_just_as_its_deadline_passes_gets_one_outcome(clock):
         assert swept == 0 and isinstance(rejected, AfterSalesRequest), (swept, rejected)
         assert (request.status, order.refunded_minor, Refund.objects.count()) == (Status.REJECTED, 0, 0)
     assert CaseEvent.objects.filter(request=request, kind__in=["deadline_refund", "rejected"]).count() == 1
+    books_ok()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ruling_and_the_fallback_at_once_give_one_outcome(clock):
+    # given a dispute on its 60th day, and a member of staff ruling on it at that moment
+    order, request, dispute = _escalated_dispute(Client())
+    admin = UserFactory(is_staff=True)
+    clock.advance(timedelta(days=settings.MARKETPLACE_DISPUTE_AUTOCLOSE_DAYS))
+
+    def work(i):
+        if i == 0:
+            return tasks.disputes_fallback_task.apply().get()
+        return services.dispute_rule(
+            dispute_id=dispute.pk, admin=admin, outcome="release", reason="The photos match the listing."
+        )
+
+    # when both come at once
+    fallen_back, ruled = _race(2, work)
+    # then exactly one decided it
+    dispute.refresh_from_db()
+    order.refresh_from_db()
+    if fallen_back == 1:
+        assert isinstance(ruled, ConflictError) and str(ruled) == "This dispute is already closed.", ruled
+        assert (dispute.outcome, dispute.ruled_by, order.refunded_minor) == ("full_refund", None, ASKED)
+    else:
+        assert fallen_back == 0 and isinstance(ruled, Dispute), (fallen_back, ruled)
+        assert (dispute.outcome, dispute.ruled_by, order.refunded_minor) == ("release", admin, 0)
+    assert CaseEvent.objects.filter(dispute=dispute, kind="ruled").count() == 1
+    assert Refund.objects.filter(order=order).count() == (1 if fallen_back else 0)
+    books_ok()
+
+
+def _two_line_order(client):
+    """A paid and shipped order of two lines, 60.00 and 40.00."""
+    from tests.factories import make_product
+    from tests.orders.helpers import pay, place
+
+    a = make_product(price_minor=6_000, stock=5)
+    b = make_product(price_minor=4_000, stock=5, shop=a.shop)
+    order = pay(client, place(UserFactory(), (a.variants.get(), 1), (b.variants.get(), 1))).orders.get()
+    order_services.order_ship(order_id=order.pk, merchant=order.shop.owner, carrier="SF", tracking_number="SF12345")
+    return order, list(order.lines.order_by("pk"))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("same_line", [True, False])
+def test_two_requests_at_once_never_ask_for_more_than_was_paid(same_line):
+    # given an order of 100.00 and two requests sent at the same moment: 30.00 each on one
+    # line (they would fit, but a line has one open request), or 60.00 each on two lines
+    order, lines = _two_line_order(Client())
+    targets, amount = ([lines[0], lines[0]], 3_000) if same_line else (lines, 6_000)
+
+    def work(i):
+        return services.after_sales_open(
+            buyer=order.buyer,
+            line_id=targets[i].pk,
+            kind="partial_refund",
+            reason="damaged",
+            amount_minor=amount,
+            description="Both items arrived damaged.",
+        )
+
+    results = _race(2, work)
+    # then one is open and the other refused, for the line or for the amount
+    opened = [r for r in results if isinstance(r, AfterSalesRequest)]
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert (len(opened), len(refused)) == (1, 1), results
+    expected = (
+        "There is already an open request for this item."
+        if same_line
+        else "You can ask for at most ¥40.00: what you paid for this order less what is refunded or already asked for."
+    )
+    assert str(refused[0]) == expected
+    assert AfterSalesRequest.objects.filter(order=order).count() == 1
+    assert CaseEvent.objects.filter(kind="opened").count() == 1
+    order.refresh_from_db()
+    assert order.is_held
     books_ok()
