@@ -558,7 +558,11 @@ def chargeback_close(*, stripe_dispute_id: str, won: bool) -> int:
 
 
 def _shop_status_sync(shop: Shop) -> None:
-    """The shop's catalog status follows the strongest status sanction in force."""
+    """The shop's catalog status follows the strongest status sanction in force. A restriction
+    placed outside the sanctions (a suspension from the shops admin) is left as it is: no
+    sanction weakens or lifts it."""
+    if shop.status != Shop.Status.ACTIVE and not _restricted_by_sanction(shop):
+        return
     now = timezone.now()
     in_force = Sanction.objects.filter(shop=shop, ended_at__isnull=True, starts_at__lte=now, ends_at__gt=now)
     suspension = in_force.filter(kind=Sanction.Kind.SUSPENSION).first()
@@ -569,6 +573,14 @@ def _shop_status_sync(shop: Shop) -> None:
         shop_services.shop_listings_freeze(shop_id=shop.pk, reason=freeze.reason)
     elif shop.status != Shop.Status.ACTIVE:
         shop_services.shop_reinstate(shop_id=shop.pk)
+
+
+def _restricted_by_sanction(shop: Shop) -> bool:
+    # shops.services stores the reason of the restriction it applies, stripped and cut to 300.
+    reasons = Sanction.objects.filter(
+        shop=shop, kind__in=[Sanction.Kind.LISTING_FREEZE, Sanction.Kind.SUSPENSION]
+    ).values_list("reason", flat=True)
+    return any(shop.suspended_reason == reason.strip()[:300] for reason in reasons)
 
 
 def sanction_impose(*, shop_id: int, kind: str, reason: str, ends_at, admin) -> Sanction:
