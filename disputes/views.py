@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from disputes import selectors, services
 from disputes.forms import (
@@ -250,6 +250,7 @@ def after_sales_message(request, request_id: int):
 
 
 @login_required
+@require_GET
 def evidence_file(request, evidence_id: int):
     """A photo of a case, for the buyer, the shop's owner and staff only; never under /media/."""
     evidence = selectors.evidence_get_for(user=request.user, evidence_id=evidence_id)
