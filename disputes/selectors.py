@@ -4,13 +4,16 @@ another person's id is a 404."""
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from disputes.models import AfterSalesRequest, CaseEvent, Dispute, Evidence, Message, Sanction
+from orders.models import Order
 from shops.models import Shop
+
+Status = AfterSalesRequest.Status
 
 
 def _requests() -> QuerySet[AfterSalesRequest]:
@@ -26,7 +29,8 @@ def after_sales_list_for_shop(*, shop: Shop, open_only: bool = False) -> QuerySe
     queryset = _requests().filter(shop=shop)
     if open_only:
         queryset = queryset.filter(status__in=AfterSalesRequest.OPEN_STATUSES)
-    return queryset.order_by("closed_at", "deadline_at", "-pk")
+    # PostgreSQL sorts NULL last in ascending order: open requests have no closed_at.
+    return queryset.order_by(F("closed_at").desc(nulls_first=True), F("deadline_at").asc(nulls_last=True), "-pk")
 
 
 def after_sales_get_for(*, user, request_id: int) -> AfterSalesRequest:
@@ -53,6 +57,52 @@ def after_sales_role(*, user, request: AfterSalesRequest) -> str:
 
 def after_sales_open_for_order(*, order) -> list[AfterSalesRequest]:
     return list(AfterSalesRequest.objects.filter(order=order).order_by("-created_at"))
+
+
+# What each side may do in each status, for the pages to offer; the services are the guard.
+_ACTIONS = {
+    "buyer": {
+        "offer_accept": {Status.PROPOSED},
+        "return_ship": {Status.RETURN_PENDING},
+        "escalate": {Status.REJECTED, Status.PROPOSED, Status.RETURN_SHIPPED},
+        "withdraw": {Status.OPEN, Status.PROPOSED, Status.REJECTED, Status.RETURN_PENDING},
+    },
+    "merchant": {
+        "accept": {Status.OPEN},
+        "propose": {Status.OPEN},
+        "reject": {Status.OPEN},
+        "return_receive": {Status.RETURN_SHIPPED},
+        # The service also lets the shop escalate its own rejection or offer; only a
+        # contested return is a case the shop needs to bring.
+        "escalate": {Status.RETURN_SHIPPED},
+    },
+}
+
+
+def after_sales_actions(*, request: AfterSalesRequest, role: str) -> set[str]:
+    """The actions to offer `role` now; everyone on an open case may post a message."""
+    actions = {name for name, statuses in _ACTIONS.get(role, {}).items() if request.status in statuses}
+    if request.is_open:
+        actions.add("message")
+    return actions
+
+
+def after_sales_order_lines(*, order) -> list[dict]:
+    """Each line of a buyer's order with its open request, and whether a request may be
+    opened on it now (shipped or received, inside the after-sales window)."""
+    open_by_line = dict(
+        AfterSalesRequest.objects.filter(order=order, status__in=AfterSalesRequest.OPEN_STATUSES).values_list(
+            "line_id", "pk"
+        )
+    )
+    window = order.status == Order.Status.SHIPPED or (
+        order.status == Order.Status.RECEIVED
+        and (order.after_sales_ends_at is None or order.after_sales_ends_at > timezone.now())
+    )
+    return [
+        {"line": line, "open_request_id": open_by_line.get(line.pk), "can_open": window and line.pk not in open_by_line}
+        for line in order.lines.all()
+    ]
 
 
 def evidence_get_for(*, user, evidence_id: int) -> Evidence:

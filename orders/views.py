@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from disputes import selectors as dispute_selectors
 from marketplace.errors import DomainError
 from orders import selectors, services
 from orders.forms import AddressForm, ShipForm
@@ -215,7 +216,16 @@ def orders(request):
 @login_required
 def order_detail(request, order_id: int):
     order = selectors.order_get_for_buyer(buyer=request.user, order_id=order_id)
-    return render(request, "orders/order_detail.html", {"order": order, "money": payment_services.order_money(order)})
+    return render(
+        request,
+        "orders/order_detail.html",
+        {
+            "order": order,
+            "money": payment_services.order_money(order),
+            "lines": dispute_selectors.after_sales_order_lines(order=order),
+            "requests": dispute_selectors.after_sales_open_for_order(order=order),
+        },
+    )
 
 
 @login_required
@@ -279,7 +289,12 @@ def merchant_order_detail(request, order_id: int):
     return render(
         request,
         "orders/merchant_order_detail.html",
-        {"order": order, "form": form, "money": payment_services.order_money(order)},
+        {
+            "order": order,
+            "form": form,
+            "money": payment_services.order_money(order),
+            "requests": dispute_selectors.after_sales_open_for_order(order=order),
+        },
     )
 
 

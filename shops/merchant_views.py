@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from disputes import selectors as dispute_selectors
 from marketplace.errors import DomainError
 from shops import selectors, services
 from shops.forms import PhotoUploadForm, ProductForm, ShopForm, VariantForm
@@ -88,6 +89,7 @@ def dashboard(request):
         "low_stock": list(selectors.merchant_low_stock(shop=request.shop)[:20]),
         "status": status,
         "statuses": Product.Status.choices,
+        "open_requests": dispute_selectors.after_sales_list_for_shop(shop=request.shop, open_only=True).count(),
     }
     return render(request, "shops/merchant/dashboard.html", context)
 

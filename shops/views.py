@@ -6,6 +6,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from disputes import selectors as dispute_selectors
 from marketplace.money import MoneyError, money_parse
 from shops import selectors
 from shops.models import Category
@@ -139,4 +140,8 @@ def shop_detail(request, slug: str):
         request,
         selectors.product_list_public(shop=shop) if shop.is_open else selectors.product_list_public(shop=shop).none(),
     )
-    return render(request, "shops/shop_detail.html", {"shop": shop, "page": page})
+    return render(
+        request,
+        "shops/shop_detail.html",
+        {"shop": shop, "page": page, "sanctions": dispute_selectors.sanctions_in_force(shop=shop)},
+    )

@@ -1,11 +1,12 @@
 from django.core.management.base import BaseCommand
 
+from disputes.demo import demo_cases_load
 from orders.demo import demo_orders_load
 from shops.demo import DEMO_PASSWORD, LOGINS, demo_load
 
 
 class Command(BaseCommand):
-    help = "Load the demo shops, products, people and orders once; print the demo logins."
+    help = "Load the demo shops, products, people, orders and after-sales cases once; print the demo logins."
 
     def add_arguments(self, parser):
         parser.add_argument("--logins-only", action="store_true", help="Only print the demo logins.")
@@ -14,6 +15,7 @@ class Command(BaseCommand):
         if not options["logins_only"]:
             created = demo_load()
             demo_orders_load()
+            demo_cases_load()
             self.stdout.write("Demo data loaded." if created else "Demo data already present; left as it is.")
         if options["verbosity"] < 1:
             return
