@@ -1,32 +1,18 @@
-"""After-sales API: the happy paths end to end, who may see and do what, and every bad input
-refused with a readable message while nothing changes."""
+"""After-sales API, the happy paths end to end: a refund, a return, an offer, a ruling, and
+what each side sees. Refusals are in test_api_access.py and test_api_bad_input.py."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from disputes import services
-from disputes.models import AfterSalesRequest, Dispute, Evidence, Message
+from disputes.models import AfterSalesRequest, Dispute, Evidence
 from payments.models import Refund
+from tests.disputes.api_helpers import DESCRIPTION, as_user, open_request
 from tests.disputes.helpers import books_ok, photo, shipped_sale
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 Status = AfterSalesRequest.Status
-DESCRIPTION = "The parcel never arrived at my door."
-
-
-def _as(user) -> APIClient:
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
-
-
-def _open(order, *, kind="refund_only", reason="not_received", amount=None) -> AfterSalesRequest:
-    return services.after_sales_open(
-        buyer=order.buyer, line_id=order.lines.get().pk, kind=kind, reason=reason, description=DESCRIPTION,
-        amount_minor=amount or order.total_minor,
-    )  # fmt: skip
 
 
 def _create(api, order, **fields):
@@ -35,29 +21,13 @@ def _create(api, order, **fields):
     return api.post("/api/v1/after-sales/", data, format="json")
 
 
-def _state(order) -> tuple:
-    """Everything a refused call must leave as it was."""
-    order.refresh_from_db()
-    requests = tuple(
-        AfterSalesRequest.objects.filter(order=order).order_by("pk").values_list("status", "refunded_minor")
-    )
-    return (
-        requests, order.refunded_minor, order.is_held, Refund.objects.count(), Dispute.objects.count(),
-        Message.objects.count(), Evidence.objects.count(),
-    )  # fmt: skip
-
-
-def _error(response) -> dict:
-    return response.json()["error"]
-
-
 # --- Happy paths ------------------------------------------------------------------------
 
 
 def test_buyer_opens_a_refund_and_the_shop_accepts_it(client):
     # given a shipped order of 100.00
     order, _ = shipped_sale(client)
-    buyer, merchant = _as(order.buyer), _as(order.shop.owner)
+    buyer, merchant = as_user(order.buyer), as_user(order.shop.owner)
     # when the buyer asks for a refund
     created = _create(buyer, order)
     # then the case is open, on the right line, with its first timeline step
@@ -88,7 +58,7 @@ def test_photos_sent_with_a_new_request_come_back_as_evidence_links(client):
             "description": "The lid is cracked in two.", "amount": "30.00",
             "photos": [photo("a.jpg"), photo("b.png")]}  # fmt: skip
     # when
-    response = _as(order.buyer).post("/api/v1/after-sales/", data, format="multipart")
+    response = as_user(order.buyer).post("/api/v1/after-sales/", data, format="multipart")
     # then
     assert response.status_code == 201
     ids = list(Evidence.objects.order_by("pk").values_list("pk", flat=True))
@@ -103,7 +73,7 @@ def test_photos_sent_with_a_new_request_come_back_as_evidence_links(client):
 def test_return_flow_refunds_once_the_shop_has_the_item_back(client):
     # given
     order, _ = shipped_sale(client)
-    buyer, merchant = _as(order.buyer), _as(order.shop.owner)
+    buyer, merchant = as_user(order.buyer), as_user(order.shop.owner)
     case = _create(buyer, order, kind="return_refund", reason="not_as_described").json()
     url = f"/api/v1/after-sales/{case['id']}"
     # when the shop accepts the return, the buyer ships it and the shop receives it
@@ -133,7 +103,7 @@ def test_return_flow_refunds_once_the_shop_has_the_item_back(client):
 def test_buyer_accepts_the_shops_smaller_offer(client):
     # given
     order, _ = shipped_sale(client)
-    buyer, merchant = _as(order.buyer), _as(order.shop.owner)
+    buyer, merchant = as_user(order.buyer), as_user(order.shop.owner)
     case = _create(buyer, order, kind="partial_refund", reason="damaged", amount="50.00").json()
     url = f"/api/v1/after-sales/{case['id']}"
     # when
@@ -153,7 +123,7 @@ def test_buyer_accepts_the_shops_smaller_offer(client):
 def test_rejected_request_escalated_and_ruled_a_partial_refund_by_staff(client):
     # given a request the shop rejects with a photo
     order, _ = shipped_sale(client, price=8_000)
-    buyer, merchant, staff = _as(order.buyer), _as(order.shop.owner), _as(UserFactory(is_staff=True))
+    buyer, merchant, staff = as_user(order.buyer), as_user(order.shop.owner), as_user(UserFactory(is_staff=True))
     case = _create(buyer, order, kind="partial_refund", reason="damaged", amount="40.00").json()
     url = f"/api/v1/after-sales/{case['id']}"
     rejected = merchant.post(f"{url}/reject/", {"note": "It left us intact.", "photos": [photo()]}, format="multipart")
@@ -197,11 +167,11 @@ def test_rejected_request_escalated_and_ruled_a_partial_refund_by_staff(client):
 def test_staff_rule_release_closes_the_case_without_refund(client):
     # given an escalated request
     order, _ = shipped_sale(client)
-    case = _open(order)
+    case = open_request(order)
     services.after_sales_reject(request_id=case.pk, merchant=order.shop.owner, note="It was delivered on time.")
     dispute = services.after_sales_escalate(request_id=case.pk, user=order.buyer, note="It never came to me.")
     # when
-    response = _as(UserFactory(is_staff=True)).post(
+    response = as_user(UserFactory(is_staff=True)).post(
         f"/api/v1/disputes/{dispute.pk}/rule/",
         {"outcome": "release", "reason": "The carrier has a signed delivery."},
         format="json",
@@ -218,9 +188,9 @@ def test_staff_rule_release_closes_the_case_without_refund(client):
 def test_buyer_withdraws_an_open_request(client):
     # given
     order, _ = shipped_sale(client)
-    case = _open(order)
+    case = open_request(order)
     # when
-    response = _as(order.buyer).post(f"/api/v1/after-sales/{case.pk}/withdraw/")
+    response = as_user(order.buyer).post(f"/api/v1/after-sales/{case.pk}/withdraw/")
     # then
     assert response.status_code == 200 and response.json()["status"] == "withdrawn"
     order.refresh_from_db()
@@ -230,8 +200,8 @@ def test_buyer_withdraws_an_open_request(client):
 def test_both_sides_exchange_messages_and_add_evidence(client):
     # given
     order, _ = shipped_sale(client)
-    case = _open(order)
-    buyer, merchant = _as(order.buyer), _as(order.shop.owner)
+    case = open_request(order)
+    buyer, merchant = as_user(order.buyer), as_user(order.shop.owner)
     url = f"/api/v1/after-sales/{case.pk}"
     # when
     asked = merchant.post(f"{url}/messages/", {"body": "Can you send a photo of the label?"}, format="json")
@@ -257,13 +227,13 @@ def test_lists_show_the_buyer_their_requests_and_the_merchant_their_shops(client
     mine, _ = shipped_sale(client)
     theirs, _ = shipped_sale(client)
     closed, _ = shipped_sale(client, buyer=mine.buyer, shop=mine.shop)
-    first, second = _open(mine), _open(theirs)
-    third = _open(closed)
+    first, second = open_request(mine), open_request(theirs)
+    third = open_request(closed)
     services.after_sales_withdraw(request_id=third.pk, buyer=mine.buyer)
     # when
-    buyer_list = _as(mine.buyer).get("/api/v1/after-sales/")
-    shop_list = _as(mine.shop.owner).get("/api/v1/merchant/after-sales/")
-    shop_open = _as(mine.shop.owner).get("/api/v1/merchant/after-sales/?open=true")
+    buyer_list = as_user(mine.buyer).get("/api/v1/after-sales/")
+    shop_list = as_user(mine.shop.owner).get("/api/v1/merchant/after-sales/")
+    shop_open = as_user(mine.shop.owner).get("/api/v1/merchant/after-sales/?open=true")
     # then
     assert buyer_list.status_code == 200
     assert set(buyer_list.json()) == {"next", "previous", "results"}
@@ -271,7 +241,7 @@ def test_lists_show_the_buyer_their_requests_and_the_merchant_their_shops(client
     assert shop_list.status_code == 200
     assert sorted(r["id"] for r in shop_list.json()["results"]) == [first.pk, third.pk]
     assert [r["id"] for r in shop_open.json()["results"]] == [first.pk]
-    assert [r["id"] for r in _as(theirs.shop.owner).get("/api/v1/merchant/after-sales/").json()["results"]] == [
+    assert [r["id"] for r in as_user(theirs.shop.owner).get("/api/v1/merchant/after-sales/").json()["results"]] == [
         second.pk
     ]
 
@@ -285,21 +255,21 @@ def test_the_shop_inbox_lists_open_requests_before_closed_ones(client):
     # given a closed request older than an open one, and a closed one newer
     order, _ = shipped_sale(client)
     older, _ = shipped_sale(client, buyer=order.buyer, shop=order.shop)
-    services.after_sales_withdraw(request_id=_open(older).pk, buyer=order.buyer)
-    open_case = _open(order)
+    services.after_sales_withdraw(request_id=open_request(older).pk, buyer=order.buyer)
+    open_case = open_request(order)
     # when
-    response = _as(order.shop.owner).get("/api/v1/merchant/after-sales/")
+    response = as_user(order.shop.owner).get("/api/v1/merchant/after-sales/")
     # then
     assert response.json()["results"][0]["id"] == open_case.pk
 
 
 def test_a_user_without_a_shop_has_no_merchant_inbox():
-    response = _as(UserFactory()).get("/api/v1/merchant/after-sales/")
+    response = as_user(UserFactory()).get("/api/v1/merchant/after-sales/")
     assert response.status_code == 404
 
 
 def test_staff_can_read_any_request(client):
     order, _ = shipped_sale(client)
-    case = _open(order)
-    response = _as(UserFactory(is_staff=True)).get(f"/api/v1/after-sales/{case.pk}/")
+    case = open_request(order)
+    response = as_user(UserFactory(is_staff=True)).get(f"/api/v1/after-sales/{case.pk}/")
     assert response.status_code == 200 and response.json()["role"] == "staff"
