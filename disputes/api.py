@@ -33,11 +33,22 @@ def _choice(choices) -> serializers.ChoiceField:
     )
 
 
-def _photos() -> serializers.ListField:
-    # The count and the content are checked by the service (photos_encode): the same rule as the pages.
-    return serializers.ListField(
-        child=serializers.FileField(), required=False, default=list, help_text="Photos, sent as multipart form data."
-    )
+class PhotosField(serializers.ListField):
+    """Uploaded files; their count and content are checked by the service (photos_encode), the
+    same rule as on the pages."""
+
+    child = serializers.FileField()
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Photos, sent as multipart form data.")
+        super().__init__(**kwargs)
+
+    def run_child_validation(self, data):
+        # One sentence instead of a per-index error map, which the error format cannot show.
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError:
+            raise serializers.ValidationError("Each photo must be a file sent as multipart form data.") from None
 
 
 def _party(case: AfterSalesRequest, user_id: int | None) -> str | None:
@@ -169,7 +180,7 @@ class RequestCreateInSerializer(serializers.Serializer):
     reason = _choice(AfterSalesRequest.Reason.choices)
     description = serializers.CharField(help_text="What happened, in at least 10 characters.")
     amount = MoneyField(help_text="The refund asked for; at most what was paid for the order.")
-    photos = _photos()
+    photos = PhotosField(required=False, default=list)
 
 
 class AcceptInSerializer(serializers.Serializer):
@@ -185,7 +196,7 @@ class ProposeInSerializer(serializers.Serializer):
 
 class RejectInSerializer(serializers.Serializer):
     note = serializers.CharField(help_text="Why, in at least 10 characters.")
-    photos = _photos()
+    photos = PhotosField(required=False, default=list)
 
 
 class ReturnShipInSerializer(serializers.Serializer):
@@ -199,12 +210,11 @@ class EscalateInSerializer(serializers.Serializer):
 
 class MessageInSerializer(serializers.Serializer):
     body = serializers.CharField()
-    photos = _photos()
+    photos = PhotosField(required=False, default=list)
 
 
 class EvidenceInSerializer(serializers.Serializer):
-    photos = serializers.ListField(
-        child=serializers.FileField(),
+    photos = PhotosField(
         allow_empty=False,
         error_messages={"required": "Attach at least one photo.", "empty": "Attach at least one photo."},
     )
