@@ -9,6 +9,7 @@ other party of the case a 403 from the service ("Only the shop can do this.").
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, permissions, serializers, status
 from rest_framework.response import Response
@@ -83,7 +84,7 @@ class EvidenceOutSerializer(serializers.Serializer):
 
     def get_url(self, evidence) -> str:
         # The page route `after_sales_evidence`, which checks who asks before serving the file.
-        return self.context["request"].build_absolute_uri(f"/after-sales/evidence/{evidence.pk}/")
+        return self.context["request"].build_absolute_uri(reverse("evidence_file", args=[evidence.pk]))
 
     def get_uploaded_by(self, evidence) -> str | None:
         return _party(self.context["case"], evidence.uploaded_by_id)

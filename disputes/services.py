@@ -106,9 +106,27 @@ def _require_role(request: AfterSalesRequest, user, role: str) -> None:
         raise PermissionDenied(f"Only {who} can do this.")
 
 
+# How each status reads inside a sentence ("This request is …; it cannot be …").
+STATUS_IN_WORDS = {
+    Status.OPEN: "waiting for the shop",
+    Status.PROPOSED: "waiting for the buyer to answer an offer",
+    Status.REJECTED: "rejected by the shop",
+    Status.RETURN_PENDING: "waiting for the item to be sent back",
+    Status.RETURN_SHIPPED: "waiting for the shop to receive the return",
+    Status.ESCALATED: "with Circle Market for a ruling",
+    Status.REFUNDED: "refunded",
+    Status.CLOSED: "closed",
+    Status.WITHDRAWN: "withdrawn",
+}
+
+
+def _refuse(request: AfterSalesRequest, action: str) -> ConflictError:
+    return ConflictError(f"This request is {STATUS_IN_WORDS[request.status]}; it cannot be {action}.")
+
+
 def _move(request: AfterSalesRequest, status: str, *, deadline=None, action: str) -> None:
     if status not in AfterSalesRequest.TRANSITIONS.get(request.status, set()):
-        raise ConflictError(f"This request is {request.get_status_display().lower()}; it cannot be {action}.")
+        raise _refuse(request, action)
     request.status = status
     request.deadline_at = deadline
     if status not in AfterSalesRequest.OPEN_STATUSES:
@@ -161,9 +179,11 @@ def _close_refunded(order, request, amount, *, actor, kind: str, note: str) -> A
     return request
 
 
-def _close_unrefunded(order, request, *, actor, kind: str, note: str, status=Status.CLOSED) -> AfterSalesRequest:
+def _close_unrefunded(
+    order, request, *, actor, kind: str, note: str, status=Status.CLOSED, action: str = "closed"
+) -> AfterSalesRequest:
     request.outcome_note = note[:500]
-    _move(request, status, action="closed")
+    _move(request, status, action=action)
     _event(request=request, kind=kind, actor=actor, note=note)
     _release_if_clear(order, f"Request {request.pk} closed; the payment goes on to the shop.")
     return request
@@ -251,7 +271,7 @@ def after_sales_accept(*, request_id: int, merchant, return_address: str = "") -
                    note=f"Return accepted. Send the item to: {request.return_address}")  # fmt: skip
             return request
         if request.status != Status.OPEN:
-            raise ConflictError(f"This request is {request.get_status_display().lower()}; it cannot be accepted.")
+            raise _refuse(request, "accepted")
         return _close_refunded(order, request, request.amount_minor, actor=merchant, kind="accepted",
                                note="The shop accepted the request.")  # fmt: skip
 
@@ -334,7 +354,7 @@ def after_sales_withdraw(*, request_id: int, buyer) -> AfterSalesRequest:
         if request.status == Status.ESCALATED:
             raise ConflictError("This request is with Circle Market now; it will be ruled on.")
         return _close_unrefunded(order, request, actor=buyer, kind="withdrawn", note="The buyer withdrew the request.",
-                                 status=Status.WITHDRAWN)  # fmt: skip
+                                 status=Status.WITHDRAWN, action="withdrawn")  # fmt: skip
 
 
 def after_sales_escalate(*, request_id: int, user, note: str) -> Dispute:
@@ -347,7 +367,7 @@ def after_sales_escalate(*, request_id: int, user, note: str) -> Dispute:
         if role == "staff":
             raise PermissionDenied("Only the buyer or the shop can escalate.")
         if request.status not in (Status.REJECTED, Status.PROPOSED, Status.RETURN_SHIPPED):
-            raise ConflictError(f"This request is {request.get_status_display().lower()}; it cannot be escalated.")
+            raise _refuse(request, "escalated")
         _move(request, Status.ESCALATED, action="escalated")
         dispute = Dispute.objects.create(
             order=order, shop_id=request.shop_id, request=request, source=Dispute.Source.ESCALATION, opened_by=user,

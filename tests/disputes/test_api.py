@@ -247,11 +247,6 @@ def test_lists_show_the_buyer_their_requests_and_the_merchant_their_shops(client
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="selectors.after_sales_list_for_shop orders by closed_at ascending, and PostgreSQL puts NULLs "
-    "(the open requests) last; it needs nulls_first",
-)
 def test_the_shop_inbox_lists_open_requests_before_closed_ones(client):
     # given a closed request older than an open one, and a closed one newer
     order, _ = shipped_sale(client)

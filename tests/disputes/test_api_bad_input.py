@@ -273,12 +273,12 @@ def _escalated(order):
         (_refunded, "merchant", "accept/", {}, "This request is refunded; it cannot be accepted."),
         (_refunded, "merchant", "propose/", {"amount": "10.00", "note": "Sorry."},
          "This request is refunded; it cannot be answered with an offer."),
-        (_refunded, "buyer", "withdraw/", {}, "This request is refunded; it cannot be closed."),
+        (_refunded, "buyer", "withdraw/", {}, "This request is refunded; it cannot be withdrawn."),
         (_refunded, "buyer", "messages/", {"body": "Thanks!"},
          "This request is closed; messages can no longer be added."),
         (_escalated, "buyer", "withdraw/", {}, "This request is with Circle Market now; it will be ruled on."),
         (_escalated, "merchant", "reject/", {"note": "It left our shop intact."},
-         "This request is escalated to circle market; it cannot be rejected."),
+         "This request is with Circle Market for a ruling; it cannot be rejected."),
     ],
 )  # fmt: skip
 def test_a_step_the_request_is_not_ready_for_is_a_409(client, given, side, action, data, message):

@@ -459,7 +459,7 @@ def test_an_action_the_status_no_longer_allows_is_a_message_and_changes_nothing(
     offer = shop.post(f"/after-sales/{case.pk}/propose/", {"propose-amount_minor": "10.00", "propose-note": "ok"})
     offer_accept = buyer.post(f"/after-sales/{case.pk}/accept-offer/")
     # then each is told why, on the fresh page
-    assert "This request is the shop rejected the request; it cannot be accepted." in _messages(accept)
+    assert "This request is rejected by the shop; it cannot be accepted." in _messages(accept)
     assert "it cannot be answered with an offer" in _messages(offer)[-1]
     assert "There is no offer to accept on this request." in _messages(offer_accept)
     assert accept.status_code == offer.status_code == offer_accept.status_code == 302
