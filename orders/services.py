@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -133,7 +133,13 @@ class Address:
 
 
 class PriceChanged(ConflictError):
+    """`changed` lists (variant id, price the buyer saw, price now) for each changed line."""
+
     code = "price_changed"
+
+    def __init__(self, message: str, *, changed: list[tuple[int, int, int]]):
+        super().__init__(message)
+        self.changed = changed
 
 
 @dataclass(frozen=True)
@@ -164,34 +170,115 @@ def checkout_place(
     """
     if not idempotency_key or len(idempotency_key) > 64:
         raise DomainError("The checkout form expired. Reload the page and try again.")
-    existing = OrderGroup.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
-    if not lines:
-        raise DomainError("Your cart is empty.")
-    if problems := address.problems():
-        field, message = next(iter(problems.items()))
-        raise DomainError(message, field=field)
-    shares_by_product = shares_by_product or {}
     try:
+        if not lines:
+            raise DomainError("Your cart is empty.")
+        if problems := address.problems():
+            field, message = next(iter(problems.items()))
+            raise DomainError(message, field=field)
         with transaction.atomic():
-            return _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product)
-    except IntegrityError:
-        # The same key raced us and won: its group is the answer.
+            return _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product or {})
+    except (DomainError, IntegrityError):
+        # The key was used before (a double tap, a retry after a lost answer): its group is
+        # the answer, whatever this attempt met (an emptied cart, stock it already holds, or
+        # the group's unique key, on which a concurrent twin waits until the first commits).
         existing = OrderGroup.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()
         if existing is None:
             raise
         return existing
 
 
+# One statement reserves the stock of every line. The wanted variant rows are locked first, in
+# id order, and then their products, in id order: every checkout takes them in that order, so
+# none deadlocks. Each variant that is still buyable at the price the buyer saw and has enough
+# stock is decremented (its product's stock total with it) and returned with what the order
+# line freezes; a line missing from the answer was refused, and the caller rolls back.
+_RESERVE_SQL = """
+WITH wanted AS (
+    SELECT * FROM unnest(%(variant_ids)s::bigint[], %(quantities)s::bigint[], %(prices)s::bigint[])
+        AS w(variant_id, quantity, price_seen)
+), locked AS MATERIALIZED (
+    SELECT v.id FROM shops_variant v WHERE v.id = ANY(%(variant_ids)s) ORDER BY v.id FOR UPDATE
+), taken AS (
+    UPDATE shops_variant v SET stock = v.stock - w.quantity
+      FROM locked, wanted w, shops_product p, shops_shop s
+     WHERE v.id = locked.id AND w.variant_id = v.id AND p.id = v.product_id AND s.id = p.shop_id
+       AND v.is_active AND p.status = %(active)s AND s.status = %(open)s
+       AND v.price_minor = w.price_seen AND v.stock >= w.quantity
+    RETURNING v.id, v.product_id, v.name, v.price_minor, w.quantity, p.title, p.commission_bps,
+              p.shop_id, s.owner_id, s.shipping_fee_minor
+), products_locked AS MATERIALIZED (
+    SELECT p.id FROM shops_product p WHERE p.id IN (SELECT product_id FROM taken) ORDER BY p.id FOR UPDATE
+), products AS (
+    UPDATE shops_product p SET stock_total = p.stock_total - t.quantity
+      FROM (SELECT product_id, sum(quantity) AS quantity FROM taken GROUP BY 1) t, products_locked
+     WHERE p.id = t.product_id AND products_locked.id = p.id
+)
+SELECT * FROM taken ORDER BY shop_id, id
+"""
+
+
+@dataclass(frozen=True)
+class _Reserved:
+    variant_id: int
+    product_id: int
+    variant_name: str
+    price_minor: int
+    quantity: int
+    title: str
+    commission_bps: int
+    shop_id: int
+    shop_owner_id: int
+    shipping_fee_minor: int
+
+
 def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product) -> OrderGroup:
+    wanted: dict[int, CheckoutLine] = {}
+    for line in lines:
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise DomainError(f"Choose a quantity from 1 to {MAX_QUANTITY}.", field="quantity")
+        wanted[line.variant_id] = line
+    ids = sorted(wanted)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RESERVE_SQL,
+            {
+                "variant_ids": ids,
+                "quantities": [wanted[pk].quantity for pk in ids],
+                "prices": [wanted[pk].price_seen_minor for pk in ids],
+                "active": Product.Status.ACTIVE,
+                "open": Shop.Status.ACTIVE,
+            },
+        )
+        reserved = [_Reserved(*row) for row in cursor.fetchall()]
+    if len(reserved) < len(wanted):
+        _checkout_refuse(wanted, taken={r.variant_id for r in reserved})
     now = timezone.now()
-    # The group row first: a concurrent request with the same key waits on its unique index.
+    by_shop: dict[int, list[_Reserved]] = {}
+    for row in reserved:
+        by_shop.setdefault(row.shop_id, []).append(row)
+    orders = []
+    for shop_rows in by_shop.values():
+        items = sum(r.price_minor * r.quantity for r in shop_rows)
+        shipping = shop_rows[0].shipping_fee_minor
+        orders.append(
+            Order(
+                shop_id=shop_rows[0].shop_id,
+                buyer=buyer,
+                currency=settings.MARKETPLACE_CURRENCY,
+                items_minor=items,
+                shipping_minor=shipping,
+                total_minor=items + shipping,
+                platform_fee_bps=settings.MARKETPLACE_PLATFORM_FEE_BPS,
+            )
+        )
+    # A concurrent request with the same key waits here on the unique index, then fails and
+    # rolls back its reservation.
     group = OrderGroup.objects.create(
         buyer=buyer,
         idempotency_key=idempotency_key,
         currency=settings.MARKETPLACE_CURRENCY,
-        total_minor=1,
+        total_minor=sum(o.total_minor for o in orders),
         ship_name=address.name.strip(),
         ship_phone=address.phone.strip(),
         ship_address=address.address.strip(),
@@ -200,14 +287,47 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_pro
         ship_country=address.country.upper(),
         pay_by=now + PAY_WITHIN,
     )
-    wanted: dict[int, CheckoutLine] = {}
-    for line in lines:
-        if not 1 <= line.quantity <= MAX_QUANTITY:
-            raise DomainError(f"Choose a quantity from 1 to {MAX_QUANTITY}.", field="quantity")
-        wanted[line.variant_id] = line
-    variants = {v.pk: v for v in Variant.objects.filter(pk__in=wanted).select_related("product__shop").order_by("pk")}
+    for order in orders:
+        order.group = group
+    Order.objects.bulk_create(orders)
+    order_lines = []
+    for order, shop_rows in zip(orders, by_shop.values(), strict=True):
+        for r in shop_rows:
+            share = shares_by_product.get(r.product_id)
+            promoter_id = wanted[r.variant_id].promoter_id or (share.promoter_id if share else None)
+            # No commission on one's own purchase or one's own shop's products.
+            if promoter_id in (buyer.pk, r.shop_owner_id):
+                promoter_id = share = None
+            order_lines.append(
+                OrderLine(
+                    order=order,
+                    product_id=r.product_id,
+                    variant_id=r.variant_id,
+                    title=r.title,
+                    variant_name=r.variant_name,
+                    unit_price_minor=r.price_minor,
+                    quantity=r.quantity,
+                    total_minor=r.price_minor * r.quantity,
+                    promoter_id=promoter_id,
+                    share=share if promoter_id else None,
+                    commission_bps=r.commission_bps if promoter_id else 0,
+                    commission_base_minor=r.price_minor * r.quantity if promoter_id else 0,
+                )
+            )
+    OrderLine.objects.bulk_create(order_lines)
+    OrderEvent.objects.bulk_create(
+        [OrderEvent(order=o, kind="placed", actor=buyer, note="Order placed; waiting for payment.") for o in orders]
+    )
+    return group
+
+
+def _checkout_refuse(wanted: dict[int, CheckoutLine], *, taken: set[int]) -> None:
+    """Raise the reason a line was refused. The refused variant rows are still locked by this
+    transaction, so what is read here is what the reservation saw."""
+    refused = sorted(set(wanted) - taken)
+    variants = {v.pk: v for v in Variant.objects.filter(pk__in=refused).select_related("product__shop")}
     changed = []
-    for variant_id, line in sorted(wanted.items()):
+    for variant_id in refused:
         variant = variants.get(variant_id)
         if (
             variant is None
@@ -217,73 +337,20 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_pro
         ):
             title = variant.product.title if variant else "An item"
             raise DomainError(f"{title} can no longer be bought. Remove it from your cart.")
-        if variant.price_minor != line.price_seen_minor:
+        if variant.price_minor != wanted[variant_id].price_seen_minor:
             changed.append(variant)
     if changed:
         names = ", ".join(f"{v.product.title} ({v.name}) is now {_fmt(v.price_minor)}" for v in changed)
-        raise PriceChanged(f"Prices changed since you added them: {names}. Check the new total and pay again.")
-    # Reserve stock with conditional updates in id order: no oversell, no deadlock.
-    for variant_id, line in sorted(wanted.items()):
-        reserved = Variant.objects.filter(pk=variant_id, stock__gte=line.quantity).update(
-            stock=F("stock") - line.quantity
+        raise PriceChanged(
+            f"Prices changed since you added them: {names}. Check the new total and pay again.",
+            changed=[(v.pk, wanted[v.pk].price_seen_minor, v.price_minor) for v in changed],
         )
-        if not reserved:
-            variant = variants[variant_id]
-            left = Variant.objects.values_list("stock", flat=True).get(pk=variant_id)
-            raise ConflictError(
-                f"Only {left} of {variant.product.title} ({variant.name}) left; lower the quantity."
-                if left
-                else f"{variant.product.title} ({variant.name}) just sold out."
-            )
-    for variant_id, line in sorted(wanted.items()):
-        Product.objects.filter(pk=variants[variant_id].product_id).update(stock_total=F("stock_total") - line.quantity)
-    by_shop: dict[int, list[Variant]] = {}
-    for variant in variants.values():
-        by_shop.setdefault(variant.product.shop_id, []).append(variant)
-    total = 0
-    for _shop_id, shop_variants in sorted(by_shop.items()):
-        shop = shop_variants[0].product.shop
-        items = sum(v.price_minor * wanted[v.pk].quantity for v in shop_variants)
-        order = Order.objects.create(
-            group=group,
-            shop=shop,
-            buyer=buyer,
-            currency=group.currency,
-            items_minor=items,
-            shipping_minor=shop.shipping_fee_minor,
-            total_minor=items + shop.shipping_fee_minor,
-            platform_fee_bps=settings.MARKETPLACE_PLATFORM_FEE_BPS,
-        )
-        order_lines = []
-        for v in shop_variants:
-            quantity = wanted[v.pk].quantity
-            share = shares_by_product.get(v.product_id)
-            promoter_id = wanted[v.pk].promoter_id or (share.promoter_id if share else None)
-            # No commission on one's own purchase or one's own shop's products.
-            if promoter_id in (buyer.pk, shop.owner_id):
-                promoter_id = share = None
-            order_lines.append(
-                OrderLine(
-                    order=order,
-                    product=v.product,
-                    variant=v,
-                    title=v.product.title,
-                    variant_name=v.name,
-                    unit_price_minor=v.price_minor,
-                    quantity=quantity,
-                    total_minor=v.price_minor * quantity,
-                    promoter_id=promoter_id,
-                    share=share if promoter_id else None,
-                    commission_bps=v.product.commission_bps if promoter_id else 0,
-                    commission_base_minor=v.price_minor * quantity if promoter_id else 0,
-                )
-            )
-        OrderLine.objects.bulk_create(order_lines)
-        OrderEvent.objects.create(order=order, kind="placed", actor=buyer, note="Order placed; waiting for payment.")
-        total += order.total_minor
-    group.total_minor = total
-    group.save(update_fields=["total_minor"])
-    return group
+    variant = variants[refused[0]]
+    raise ConflictError(
+        f"Only {variant.stock} of {variant.product.title} ({variant.name}) left; lower the quantity."
+        if variant.stock
+        else f"{variant.product.title} ({variant.name}) just sold out."
+    )
 
 
 def _fmt(minor: int) -> str:

@@ -15,7 +15,8 @@ class StripeFailure(Exception):
     """Stripe refused or could not be reached; `user_message` is safe to show.
 
     `permanent` means Stripe refused the request itself (a declined card, a closed
-    account): sending it again would be refused again. Otherwise it may be retried."""
+    account): sending it again would be refused again. Otherwise it may be retried.
+    `code` is Stripe's error code, when it gave one."""
 
     def __init__(
         self,
@@ -23,10 +24,12 @@ class StripeFailure(Exception):
         *,
         user_message: str = "The payment service did not answer. Try again.",
         permanent: bool = False,
+        code: str = "",
     ):
         super().__init__(message)
         self.user_message = user_message
         self.permanent = permanent
+        self.code = code
 
 
 def http_client_set(client: stripe.HTTPClient | None) -> None:
@@ -70,11 +73,13 @@ def _call(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except stripe.CardError as exc:
         raise StripeFailure(
-            str(exc), user_message=exc.user_message or "The card was declined.", permanent=True
+            str(exc), user_message=exc.user_message or "The card was declined.", permanent=True, code=exc.code or ""
         ) from exc
     except (stripe.InvalidRequestError, stripe.PermissionError) as exc:
         message = exc.user_message or str(exc)
-        raise StripeFailure(str(exc), user_message=f"Stripe refused it: {message}", permanent=True) from exc
+        raise StripeFailure(
+            str(exc), user_message=f"Stripe refused it: {message}", permanent=True, code=exc.code or ""
+        ) from exc
     except stripe.StripeError as exc:
         raise StripeFailure(str(exc)) from exc
 
@@ -100,8 +105,21 @@ def payment_intent_confirm_test(*, payment_intent_id: str, payment_method: str) 
     return {"id": intent.id, "status": intent.status}
 
 
-def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> None:
-    _call(_client().v1.payment_intents.cancel, payment_intent_id, options={"idempotency_key": idempotency_key})
+def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> str:
+    """Cancel a PaymentIntent so that it can no longer be paid; returns its status. Stripe
+    refuses to cancel one that was paid (or cancelled) already: its status is returned then."""
+    try:
+        intent = _call(
+            _client().v1.payment_intents.cancel,
+            payment_intent_id,
+            params={"cancellation_reason": "abandoned"},
+            options={"idempotency_key": idempotency_key},
+        )
+    except StripeFailure as exc:
+        if exc.code != "payment_intent_unexpected_state":
+            raise
+        intent = _call(_client().v1.payment_intents.retrieve, payment_intent_id)
+    return intent.status
 
 
 def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key: str) -> dict:
