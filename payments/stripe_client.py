@@ -5,8 +5,12 @@ Stripe SDK calls go through payments.local_stripe.LocalStripeHTTPClient, an HTTP
 that answers like Stripe; tests may inject their own client with `http_client_set`.
 """
 
+import logging
+
 import stripe
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 _http_client_override: stripe.HTTPClient | None = None
 
@@ -71,17 +75,20 @@ def payment_methods() -> list[str]:
 def _call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except stripe.CardError as exc:
-        raise StripeFailure(
-            str(exc), user_message=exc.user_message or "The card was declined.", permanent=True, code=exc.code or ""
-        ) from exc
-    except (stripe.InvalidRequestError, stripe.PermissionError) as exc:
-        message = exc.user_message or str(exc)
-        raise StripeFailure(
-            str(exc), user_message=f"Stripe refused it: {message}", permanent=True, code=exc.code or ""
-        ) from exc
     except stripe.StripeError as exc:
-        raise StripeFailure(str(exc)) from exc
+        code = exc.code or ""
+        logger.warning(
+            "stripe call failed: %s", exc.user_message or exc,
+            extra={"stripe_error": type(exc).__name__, "stripe_code": code, "http_status": exc.http_status or 0,
+                   "stripe_request_id": exc.request_id or ""},
+        )  # fmt: skip
+        if isinstance(exc, stripe.CardError):
+            refused = {"user_message": exc.user_message or "The card was declined.", "permanent": True}
+        elif isinstance(exc, stripe.InvalidRequestError | stripe.PermissionError):
+            refused = {"user_message": f"Stripe refused it: {exc.user_message or exc}", "permanent": True}
+        else:
+            refused = {}
+        raise StripeFailure(str(exc), code=code, **refused) from exc
 
 
 def payment_intent_create(*, amount_minor: int, group_id: int, idempotency_key: str) -> dict:
