@@ -405,41 +405,49 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
     """Payment succeeded: each order's money is held in its escrow account.
 
     Idempotent (a second success changes nothing). Returns the list of orders paid now.
+    Raises OrderGroup.DoesNotExist if the group records another PaymentIntent, and
+    DomainError, before changing anything, for a payment that cannot be taken: the wrong
+    amount, or a group that expired (its items went back on sale); the caller gives the
+    money back.
     """
     from payments.services import escrow_capture
     from referrals.services import commissions_screen_card
 
-    with transaction.atomic():
+    # No savepoint of its own: the caller's transaction (the webhook's, with the event row)
+    # commits or rolls back the payment as one.
+    with transaction.atomic(savepoint=False):
         group = OrderGroup.objects.select_for_update().get(pk=group_id)
+        # Blank or "creating": the buyer paid before the id was recorded.
+        if group.payment_intent_id not in ("", "creating", payment_intent_id):
+            raise OrderGroup.DoesNotExist(f"Order group {group.pk} has another PaymentIntent.")
         if group.status == OrderGroup.Status.PAID:
             return []
         if amount_minor != group.total_minor:
             raise DomainError(f"Paid {amount_minor} but the order group totals {group.total_minor}.")
         if group.status == OrderGroup.Status.EXPIRED:
-            # Stock went back when it expired; take the stock again if it is still there.
-            for order in group.orders.all():
-                for line in order.lines.order_by("variant_id"):
-                    if not Variant.objects.filter(pk=line.variant_id, stock__gte=line.quantity).update(
-                        stock=F("stock") - line.quantity
-                    ):
-                        raise ConflictError("The items sold out before this late payment arrived.")
-                    Product.objects.filter(pk=line.product_id).update(stock_total=F("stock_total") - line.quantity)
+            raise ConflictError("The payment arrived after the checkout expired and its items went back on sale.")
         now = timezone.now()
         group.status = OrderGroup.Status.PAID
         group.paid_at = now
         group.payment_intent_id = payment_intent_id
         group.card_fingerprint = card_fingerprint[:64]
         group.save(update_fields=["status", "paid_at", "payment_intent_id", "card_fingerprint"])
-        commissions_screen_card(group=group)
-        paid = []
-        for order in group.orders.select_for_update().order_by("pk"):
-            order.status = Order.Status.PAID
-            order.paid_at = now
-            order.ship_by = now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS)
-            order.save(update_fields=["status", "paid_at", "ship_by"])
-            escrow_capture(order=order)
-            _event(order, "paid", note="Payment received and held until you confirm receipt.")
-            paid.append(order)
+        # The orders' row locks are taken in id order, as every transition takes them.
+        paid = list(
+            Order.objects.raw(
+                "UPDATE orders_order SET status = %s, paid_at = %s, ship_by = %s WHERE id IN "
+                "(SELECT id FROM orders_order WHERE group_id = %s ORDER BY id FOR UPDATE) RETURNING *",
+                [Order.Status.PAID, now, now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS), group.pk],
+            )
+        )
+        paid.sort(key=lambda order: order.pk)
+        commission_lines = list(
+            OrderLine.objects.filter(order__group=group, promoter__isnull=False, commission_bps__gt=0)
+        )
+        commissions_screen_card(group=group, lines=commission_lines)
+        escrow_capture(orders=paid, lines=commission_lines)
+        note = "Payment received and held until you confirm receipt."
+        OrderEvent.objects.bulk_create([OrderEvent(order=order, kind="paid", note=note) for order in paid])
     return paid
 
 
