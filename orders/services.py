@@ -452,7 +452,11 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
 
 
 def order_group_expire(*, group_id: int) -> bool:
-    """An unpaid group past its pay-by time: release the stock. Returns True if expired now."""
+    """An unpaid group past its pay-by time: release the stock, and after commit cancel its
+    PaymentIntent at Stripe so that it can no longer be paid (a payment that still arrives
+    is refunded by the webhook handler). Returns True if expired now."""
+    from payments.tasks import payment_intent_cancel_task
+
     with transaction.atomic():
         group = OrderGroup.objects.select_for_update().get(pk=group_id)
         if group.status != OrderGroup.Status.PENDING_PAYMENT or group.pay_by > timezone.now():
@@ -464,6 +468,8 @@ def order_group_expire(*, group_id: int) -> bool:
             order.save(update_fields=["status"])
             _release_stock(order)
             _event(order, "expired", note="Payment was not completed in time; the items went back on sale.")
+        if group.payment_intent_id:
+            transaction.on_commit(lambda: payment_intent_cancel_task.delay(group_id))
     return True
 
 

@@ -2,6 +2,7 @@
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -714,23 +715,38 @@ def reconcile() -> ReconciliationReport:
 # --- Payment intents and webhooks -------------------------------------------------------
 
 
+# A "creating" marker older than this was left by a process that died between Stripe's answer
+# and recording it (Stripe's SDK gives up well before). Creating again is safe: the idempotency
+# key comes from the group id, so Stripe answers with the same PaymentIntent.
+PAYMENT_INTENT_CLAIM_STALE = timedelta(minutes=2)
+
+
 def payment_intent_ensure(*, group_id: int):
     """Create the group's one PaymentIntent, once, even under concurrent requests.
 
-    Phase 1 claims the group with a conditional UPDATE (the "started" marker); phase 2
-    calls Stripe outside any lock, with an idempotency key from the group id; phase 3
+    Phase 1 claims the group with a conditional UPDATE (the "started" marker, or a stale one);
+    phase 2 calls Stripe outside any lock, with an idempotency key from the group id; phase 3
     records the answer. A request that loses the claim returns the group as it is.
     """
     from orders.models import OrderGroup
     from payments import stripe_client
 
-    group = OrderGroup.objects.get(pk=group_id)
-    if group.payment_intent_id or group.status != OrderGroup.Status.PENDING_PAYMENT:
-        return group
-    claimed = OrderGroup.objects.filter(pk=group_id, payment_intent_id="").update(payment_intent_id="creating")
+    claimed = list(
+        OrderGroup.objects.raw(
+            """
+            UPDATE orders_ordergroup SET payment_intent_id = 'creating', payment_intent_started_at = now()
+             WHERE id = %s AND status = %s
+               AND (payment_intent_id = ''
+                    OR (payment_intent_id = 'creating'
+                        AND (payment_intent_started_at IS NULL OR payment_intent_started_at < now() - %s)))
+            RETURNING *
+            """,
+            [group_id, OrderGroup.Status.PENDING_PAYMENT, PAYMENT_INTENT_CLAIM_STALE],
+        )
+    )
     if not claimed:
-        group.refresh_from_db()
-        return group
+        return OrderGroup.objects.get(pk=group_id)
+    group = claimed[0]
     try:
         intent = stripe_client.payment_intent_create(
             amount_minor=group.total_minor, group_id=group.pk, idempotency_key=f"pi-group-{group.pk}"
@@ -743,6 +759,31 @@ def payment_intent_ensure(*, group_id: int):
     )
     group.payment_intent_id, group.payment_client_secret = intent["id"], intent["client_secret"]
     return group
+
+
+class PaymentIntentPending(Exception):
+    """The PaymentIntent is being created (the "creating" marker): its id is not known yet."""
+
+
+def payment_intent_cancel(*, group_id: int) -> str:
+    """Cancel an expired group's PaymentIntent at Stripe, so that it can no longer be paid.
+
+    Returns Stripe's status for it: "canceled", or "succeeded" when the buyer paid first (the
+    webhook handler refunds that payment); "" when the group has none. Raises
+    PaymentIntentPending while it is being created, for the task to retry: the creating request
+    records the id soon, or died before its client secret reached anyone who could pay.
+    """
+    from orders.models import OrderGroup
+    from payments import stripe_client
+
+    group = OrderGroup.objects.get(pk=group_id)
+    if group.status != OrderGroup.Status.EXPIRED or not group.payment_intent_id:
+        return ""
+    if group.payment_intent_id == "creating":
+        raise PaymentIntentPending(f"Order group {group.pk}: its PaymentIntent is being created.")
+    return stripe_client.payment_intent_cancel(
+        payment_intent_id=group.payment_intent_id, idempotency_key=f"pi-cancel-group-{group.pk}"
+    )
 
 
 def webhook_receive(*, payload: bytes, signature: str):
