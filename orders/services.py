@@ -132,12 +132,19 @@ class Address:
         return found
 
 
+@dataclass(frozen=True)
+class PriceChange:
+    variant_id: int
+    price_seen_minor: int
+    price_minor: int
+
+
 class PriceChanged(ConflictError):
-    """`changed` lists (variant id, price the buyer saw, price now) for each changed line."""
+    """`changed` holds the lines whose price moved since the buyer saw it."""
 
     code = "price_changed"
 
-    def __init__(self, message: str, *, changed: list[tuple[int, int, int]]):
+    def __init__(self, message: str, *, changed: list[PriceChange]):
         super().__init__(message)
         self.changed = changed
 
@@ -343,7 +350,7 @@ def _checkout_refuse(wanted: dict[int, CheckoutLine], *, taken: set[int]) -> Non
         names = ", ".join(f"{v.product.title} ({v.name}) is now {_fmt(v.price_minor)}" for v in changed)
         raise PriceChanged(
             f"Prices changed since you added them: {names}. Check the new total and pay again.",
-            changed=[(v.pk, wanted[v.pk].price_seen_minor, v.price_minor) for v in changed],
+            changed=[PriceChange(v.pk, wanted[v.pk].price_seen_minor, v.price_minor) for v in changed],
         )
     variant = variants[refused[0]]
     raise ConflictError(
@@ -371,12 +378,20 @@ def checkout_from_cart(*, buyer, cart: Cart, address: Address, idempotency_key: 
     return group
 
 
-def cart_refresh_prices(*, cart: Cart) -> None:
-    """After a price change the buyer has seen: take the current prices."""
-    for item in cart.items.select_related("variant"):
-        if item.price_seen_minor != item.variant.price_minor:
-            item.price_seen_minor = item.variant.price_minor
-            item.save(update_fields=["price_seen_minor"])
+def cart_refresh_prices(*, cart: Cart, accepted: dict[int, int] | None = None) -> int:
+    """After a price change the buyer has seen: take the current prices. With `accepted`
+    ({variant id: price the buyer was shown}), an item whose price moved again since keeps
+    its old one, so that checkout refuses it again. Returns how many items were re-priced."""
+    repriced = [
+        item
+        for item in cart.items.select_related("variant")
+        if item.price_seen_minor != item.variant.price_minor
+        and (accepted is None or accepted.get(item.variant_id) == item.variant.price_minor)
+    ]
+    for item in repriced:
+        item.price_seen_minor = item.variant.price_minor
+    CartItem.objects.bulk_update(repriced, ["price_seen_minor"])
+    return len(repriced)
 
 
 # --- Transitions ------------------------------------------------------------------------
