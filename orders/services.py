@@ -428,42 +428,75 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
     from payments.services import escrow_capture
     from referrals.services import commissions_screen_card
 
+    now = timezone.now()
+    card_fingerprint = card_fingerprint[:64]
     # No savepoint of its own: the caller's transaction (the webhook's, with the event row)
     # commits or rolls back the payment as one.
     with transaction.atomic(savepoint=False):
-        group = OrderGroup.objects.select_for_update().get(pk=group_id)
-        # Blank or "creating": the buyer paid before the id was recorded.
-        if group.payment_intent_id not in ("", "creating", payment_intent_id):
-            raise OrderGroup.DoesNotExist(f"Order group {group.pk} has another PaymentIntent.")
-        if group.status == OrderGroup.Status.PAID:
+        # The claim: the group takes the payment if it waits for exactly this one (blank or
+        # "creating": the buyer paid before the id was recorded). Its row stays locked.
+        claimed = OrderGroup.objects.filter(
+            pk=group_id,
+            status=OrderGroup.Status.PENDING_PAYMENT,
+            total_minor=amount_minor,
+            payment_intent_id__in=("", "creating", payment_intent_id),
+        ).update(status=OrderGroup.Status.PAID, paid_at=now, payment_intent_id=payment_intent_id,
+                 card_fingerprint=card_fingerprint)  # fmt: skip
+        if not claimed:
+            _group_payment_refuse(group_id, amount_minor, payment_intent_id)
             return []
-        if amount_minor != group.total_minor:
-            raise DomainError(f"Paid {amount_minor} but the order group totals {group.total_minor}.")
-        if group.status == OrderGroup.Status.EXPIRED:
-            raise ConflictError("The payment arrived after the checkout expired and its items went back on sale.")
-        now = timezone.now()
-        group.status = OrderGroup.Status.PAID
-        group.paid_at = now
-        group.payment_intent_id = payment_intent_id
-        group.card_fingerprint = card_fingerprint[:64]
-        group.save(update_fields=["status", "paid_at", "payment_intent_id", "card_fingerprint"])
-        # The orders' row locks are taken in id order, as every transition takes them.
+        # The orders' row locks are taken in id order, as every transition takes them; each
+        # paid order gets its timeline event in the same statement.
         paid = list(
             Order.objects.raw(
-                "UPDATE orders_order SET status = %s, paid_at = %s, ship_by = %s WHERE id IN "
-                "(SELECT id FROM orders_order WHERE group_id = %s ORDER BY id FOR UPDATE) RETURNING *",
-                [Order.Status.PAID, now, now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS), group.pk],
+                """
+                WITH paid AS (
+                    UPDATE orders_order SET status = %(paid)s, paid_at = %(now)s, ship_by = %(ship_by)s
+                     WHERE id IN (SELECT id FROM orders_order WHERE group_id = %(group)s ORDER BY id FOR UPDATE)
+                    RETURNING *
+                ), timeline AS (
+                    INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
+                    SELECT id, 'paid', NULL, %(note)s, %(now)s FROM paid
+                )
+                SELECT paid.*, EXISTS (
+                    SELECT 1 FROM orders_orderline l
+                     WHERE l.order_id = paid.id AND l.promoter_id IS NOT NULL AND l.commission_bps > 0
+                ) AS has_commission
+                  FROM paid ORDER BY id
+                """,
+                {
+                    "paid": Order.Status.PAID,
+                    "now": now,
+                    "ship_by": now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS),
+                    "group": group_id,
+                    "note": "Payment received and held until you confirm receipt.",
+                },
             )
         )
-        paid.sort(key=lambda order: order.pk)
-        commission_lines = list(
-            OrderLine.objects.filter(order__group=group, promoter__isnull=False, commission_bps__gt=0)
-        )
-        commissions_screen_card(group=group, lines=commission_lines)
+        commission_lines = []
+        if any(order.has_commission for order in paid):
+            commission_lines = list(
+                OrderLine.objects.filter(order__group_id=group_id, promoter__isnull=False, commission_bps__gt=0)
+            )
+            commissions_screen_card(group_id=group_id, card_fingerprint=card_fingerprint, lines=commission_lines)
         escrow_capture(orders=paid, lines=commission_lines)
-        note = "Payment received and held until you confirm receipt."
-        OrderEvent.objects.bulk_create([OrderEvent(order=order, kind="paid", note=note) for order in paid])
     return paid
+
+
+def _group_payment_refuse(group_id: int, amount_minor: int, payment_intent_id: str) -> None:
+    """Why a group did not take a payment, read under its row lock: raises, or returns when
+    the group was paid by this PaymentIntent already (a repeated success)."""
+    group = OrderGroup.objects.select_for_update().get(pk=group_id)
+    if group.payment_intent_id not in ("", "creating", payment_intent_id):
+        raise OrderGroup.DoesNotExist(f"Order group {group.pk} has another PaymentIntent.")
+    if group.status == OrderGroup.Status.PAID:
+        return
+    if amount_minor != group.total_minor:
+        raise DomainError(f"Paid {amount_minor} but the order group totals {group.total_minor}.")
+    if group.status == OrderGroup.Status.EXPIRED:
+        raise ConflictError("The payment arrived after the checkout expired and its items went back on sale.")
+    # Not a refusal: the claim found the group in a state no transition leaves it in.
+    raise RuntimeError(f"Order group {group.pk} ({group.status}) did not take a payment it should take.")
 
 
 def order_group_expire(*, group_id: int) -> bool:
