@@ -225,6 +225,52 @@ SELECT * FROM taken ORDER BY shop_id, id
 """
 
 
+# The group, its orders (one per shop), their lines and their "placed" events in one
+# statement; returns the group's row. Every column is listed: a new NOT NULL field on these
+# models must be added here too (every checkout test fails until it is).
+_PLACE_SQL = """
+WITH placed AS (
+    INSERT INTO orders_ordergroup (
+        buyer_id, idempotency_key, status, currency, total_minor, ship_name, ship_phone, ship_address, ship_city,
+        ship_postal_code, ship_country, payment_intent_id, payment_client_secret, card_fingerprint, created_at, pay_by
+    ) VALUES (
+        %(buyer)s, %(key)s, %(group_status)s, %(currency)s, %(total)s, %(ship_name)s, %(ship_phone)s,
+        %(ship_address)s, %(ship_city)s, %(ship_postal_code)s, %(ship_country)s, '', '', '', %(now)s, %(pay_by)s
+    )
+    RETURNING *
+), orders AS (
+    INSERT INTO orders_order (
+        group_id, shop_id, buyer_id, status, currency, items_minor, shipping_minor, total_minor, platform_fee_bps,
+        refunded_minor, is_held, held_reason, created_at, carrier, tracking_number
+    )
+    SELECT placed.id, o.shop_id, %(buyer)s, %(order_status)s, %(currency)s, o.items, o.shipping,
+           o.items + o.shipping, %(fee_bps)s, 0, false, '', %(now)s, '', ''
+      FROM placed, unnest(%(shop_ids)s::bigint[], %(items)s::bigint[], %(shipping)s::bigint[])
+           AS o(shop_id, items, shipping)
+    RETURNING id, shop_id
+), lines AS (
+    INSERT INTO orders_orderline (
+        order_id, product_id, variant_id, title, variant_name, unit_price_minor, quantity, total_minor,
+        promoter_id, commission_bps, commission_base_minor, share_id
+    )
+    SELECT orders.id, l.product_id, l.variant_id, l.title, l.variant_name, l.price, l.quantity,
+           l.price * l.quantity, l.promoter_id, l.commission_bps, l.commission_base, l.share_id
+      FROM orders
+      JOIN unnest(%(line_shops)s::bigint[], %(products)s::bigint[], %(variants)s::bigint[], %(titles)s::text[],
+                  %(variant_names)s::text[], %(prices)s::bigint[], %(quantities)s::bigint[],
+                  %(promoters)s::bigint[], %(commission_bps)s::bigint[], %(commission_bases)s::bigint[],
+                  %(shares)s::bigint[])
+           AS l(shop_id, product_id, variant_id, title, variant_name, price, quantity, promoter_id,
+                commission_bps, commission_base, share_id)
+        ON l.shop_id = orders.shop_id
+), events AS (
+    INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
+    SELECT id, 'placed', %(buyer)s, %(note)s, %(now)s FROM orders
+)
+SELECT * FROM placed
+"""
+
+
 @dataclass(frozen=True)
 class _Reserved:
     variant_id: int
@@ -260,72 +306,63 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_pro
         reserved = [_Reserved(*row) for row in cursor.fetchall()]
     if len(reserved) < len(wanted):
         _checkout_refuse(wanted, taken={r.variant_id for r in reserved})
-    now = timezone.now()
     by_shop: dict[int, list[_Reserved]] = {}
     for row in reserved:
         by_shop.setdefault(row.shop_id, []).append(row)
-    orders = []
-    for shop_rows in by_shop.values():
-        items = sum(r.price_minor * r.quantity for r in shop_rows)
-        shipping = shop_rows[0].shipping_fee_minor
-        orders.append(
-            Order(
-                shop_id=shop_rows[0].shop_id,
-                buyer=buyer,
-                currency=settings.MARKETPLACE_CURRENCY,
-                items_minor=items,
-                shipping_minor=shipping,
-                total_minor=items + shipping,
-                platform_fee_bps=settings.MARKETPLACE_PLATFORM_FEE_BPS,
-            )
+    orders = {
+        shop_id: (sum(r.price_minor * r.quantity for r in rows), rows[0].shipping_fee_minor)
+        for shop_id, rows in by_shop.items()
+    }
+    line_rows = []
+    for r in reserved:
+        share = shares_by_product.get(r.product_id)
+        promoter_id = wanted[r.variant_id].promoter_id or (share.promoter_id if share else None)
+        # No commission on one's own purchase or one's own shop's products.
+        if promoter_id in (buyer.pk, r.shop_owner_id):
+            promoter_id = share = None
+        # Promoter, rate and base are frozen on the line: a later change never alters them.
+        line_rows.append(
+            {
+                "line_shops": r.shop_id,
+                "products": r.product_id,
+                "variants": r.variant_id,
+                "titles": r.title,
+                "variant_names": r.variant_name,
+                "prices": r.price_minor,
+                "quantities": r.quantity,
+                "promoters": promoter_id,
+                "shares": share.pk if share and promoter_id else None,
+                "commission_bps": r.commission_bps if promoter_id else 0,
+                "commission_bases": r.price_minor * r.quantity if promoter_id else 0,
+            }
         )
-    # A concurrent request with the same key waits here on the unique index, then fails and
-    # rolls back its reservation.
-    group = OrderGroup.objects.create(
-        buyer=buyer,
-        idempotency_key=idempotency_key,
-        currency=settings.MARKETPLACE_CURRENCY,
-        total_minor=sum(o.total_minor for o in orders),
-        ship_name=address.name.strip(),
-        ship_phone=address.phone.strip(),
-        ship_address=address.address.strip(),
-        ship_city=address.city.strip(),
-        ship_postal_code=address.postal_code.strip(),
-        ship_country=address.country.upper(),
-        pay_by=now + PAY_WITHIN,
-    )
-    for order in orders:
-        order.group = group
-    Order.objects.bulk_create(orders)
-    order_lines = []
-    for order, shop_rows in zip(orders, by_shop.values(), strict=True):
-        for r in shop_rows:
-            share = shares_by_product.get(r.product_id)
-            promoter_id = wanted[r.variant_id].promoter_id or (share.promoter_id if share else None)
-            # No commission on one's own purchase or one's own shop's products.
-            if promoter_id in (buyer.pk, r.shop_owner_id):
-                promoter_id = share = None
-            order_lines.append(
-                OrderLine(
-                    order=order,
-                    product_id=r.product_id,
-                    variant_id=r.variant_id,
-                    title=r.title,
-                    variant_name=r.variant_name,
-                    unit_price_minor=r.price_minor,
-                    quantity=r.quantity,
-                    total_minor=r.price_minor * r.quantity,
-                    promoter_id=promoter_id,
-                    share=share if promoter_id else None,
-                    commission_bps=r.commission_bps if promoter_id else 0,
-                    commission_base_minor=r.price_minor * r.quantity if promoter_id else 0,
-                )
-            )
-    OrderLine.objects.bulk_create(order_lines)
-    OrderEvent.objects.bulk_create(
-        [OrderEvent(order=o, kind="placed", actor=buyer, note="Order placed; waiting for payment.") for o in orders]
-    )
-    return group
+    now = timezone.now()
+    params = {
+        "buyer": buyer.pk,
+        "key": idempotency_key,
+        "group_status": OrderGroup.Status.PENDING_PAYMENT,
+        "order_status": Order.Status.PENDING_PAYMENT,
+        "currency": settings.MARKETPLACE_CURRENCY,
+        "total": sum(items + shipping for items, shipping in orders.values()),
+        "ship_name": address.name.strip(),
+        "ship_phone": address.phone.strip(),
+        "ship_address": address.address.strip(),
+        "ship_city": address.city.strip(),
+        "ship_postal_code": address.postal_code.strip(),
+        "ship_country": address.country.upper(),
+        "now": now,
+        "pay_by": now + PAY_WITHIN,
+        "fee_bps": settings.MARKETPLACE_PLATFORM_FEE_BPS,
+        "shop_ids": list(orders),
+        "items": [items for items, _ in orders.values()],
+        "shipping": [shipping for _, shipping in orders.values()],
+        "note": "Order placed; waiting for payment.",
+        # One array per line column, in line order.
+        **{column: [row[column] for row in line_rows] for column in line_rows[0]},
+    }
+    # A concurrent request with the same key waits on the group's unique index, then fails
+    # and rolls back its reservation.
+    return next(iter(OrderGroup.objects.raw(_PLACE_SQL, params)))
 
 
 def _checkout_refuse(wanted: dict[int, CheckoutLine], *, taken: set[int]) -> None:
