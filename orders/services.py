@@ -472,13 +472,18 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
     with transaction.atomic(savepoint=False):
         # The claim: the group takes the payment if it waits for exactly this one (blank or
         # "creating": the buyer paid before the id was recorded). Its row stays locked.
-        claimed = OrderGroup.objects.filter(
-            pk=group_id,
-            status=OrderGroup.Status.PENDING_PAYMENT,
-            total_minor=amount_minor,
-            payment_intent_id__in=("", "creating", payment_intent_id),
-        ).update(status=OrderGroup.Status.PAID, paid_at=now, payment_intent_id=payment_intent_id,
-                 card_fingerprint=card_fingerprint)  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE orders_ordergroup
+                   SET status = %(paid)s, paid_at = %(now)s, payment_intent_id = %(intent)s, card_fingerprint = %(card)s
+                 WHERE id = %(group)s AND status = %(pending)s AND total_minor = %(amount)s
+                   AND payment_intent_id IN ('', 'creating', %(intent)s)
+                """,
+                {"paid": OrderGroup.Status.PAID, "now": now, "intent": payment_intent_id, "card": card_fingerprint,
+                 "group": group_id, "pending": OrderGroup.Status.PENDING_PAYMENT, "amount": amount_minor},
+            )  # fmt: skip
+            claimed = cursor.rowcount
         if not claimed:
             _group_payment_refuse(group_id, amount_minor, payment_intent_id)
             return []

@@ -754,9 +754,11 @@ def payment_intent_ensure(*, group_id: int):
     except stripe_client.StripeFailure:
         OrderGroup.objects.filter(pk=group_id, payment_intent_id="creating").update(payment_intent_id="")
         raise
-    OrderGroup.objects.filter(pk=group_id).update(
-        payment_intent_id=intent["id"], payment_client_secret=intent["client_secret"]
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE orders_ordergroup SET payment_intent_id = %s, payment_client_secret = %s WHERE id = %s",
+            [intent["id"], intent["client_secret"], group_id],
+        )
     group.payment_intent_id, group.payment_client_secret = intent["id"], intent["client_secret"]
     return group
 
@@ -804,13 +806,12 @@ def webhook_receive(*, payload: bytes, signature: str):
     if not signature:
         raise WebhookRejected("Missing Stripe-Signature header.")
     try:
-        event = stripe_client.webhook_event_verify(payload=payload, signature=signature)
+        data = stripe_client.webhook_event_verify(payload=payload, signature=signature)
     except stripe.SignatureVerificationError as exc:
         raise WebhookRejected(f"Signature check failed: {exc.user_message or exc}") from None
-    except (ValueError, AttributeError, TypeError):
-        # Not JSON, or JSON that is not an object (the SDK assumes one).
+    except ValueError:
+        # Not UTF-8, not JSON, or JSON that is not an object.
         raise WebhookRejected("The body is not a Stripe event (invalid JSON).") from None
-    data = event.to_dict()
     if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
         raise WebhookRejected("The body is not a Stripe event (it has no id or type).")
     obj = data.get("data", {}).get("object", {})
@@ -818,20 +819,20 @@ def webhook_receive(*, payload: bytes, signature: str):
         with transaction.atomic(durable=True):
             # The effect first, then the row: a replay finds the id taken and undoes the effect
             # (which changed nothing anyway, every effect being idempotent or rolled back here).
-            row = _webhook_event_insert(data, status=_webhook_event_apply(data["type"], obj))
+            row = _webhook_event_insert(data, payload, status=_webhook_event_apply(data["type"], obj))
             if row is None:
                 raise _Replayed
     except _Replayed:
         row = None
     except PaymentRefused as exc:
         with transaction.atomic(durable=True):
-            row = _webhook_event_insert(data, status=WebhookEvent.Status.FAILED, error=str(exc))
+            row = _webhook_event_insert(data, payload, status=WebhookEvent.Status.FAILED, error=str(exc))
             if row is not None:
                 transaction.on_commit(lambda: payment_intent_refund_whole_task.delay(obj["id"]))
     except Exception:
         logger.exception("stripe webhook %s could not be applied; the worker retries it", data["id"])
         with transaction.atomic(durable=True):
-            row = _webhook_event_insert(data, status=WebhookEvent.Status.RECEIVED)
+            row = _webhook_event_insert(data, payload, status=WebhookEvent.Status.RECEIVED)
             if row is not None:
                 transaction.on_commit(lambda: webhook_event_handle_task.delay(row.pk))
     if row is None:
@@ -852,11 +853,10 @@ class _Replayed(Exception):
     pass
 
 
-def _webhook_event_insert(data: dict, *, status: str, error: str = ""):
-    """Store an event once; None if its id was stored before. A status other than received
-    means it was applied in this transaction."""
+def _webhook_event_insert(data: dict, payload: bytes, *, status: str, error: str = ""):
+    """Store an event (the body as Stripe sent it) once; None if its id was stored before.
+    A status other than received means it was applied in this transaction."""
     import datetime
-    import json
 
     from payments.models import WebhookEvent
 
@@ -866,7 +866,7 @@ def _webhook_event_insert(data: dict, *, status: str, error: str = ""):
             "INSERT INTO payments_webhookevent (stripe_id, type, payload, status, error, stripe_created_at, "
             "received_at, handled_at) VALUES (%s, %s, %s, %s, %s, %s, now(), CASE WHEN %s THEN now() END) "
             "ON CONFLICT (stripe_id) DO NOTHING RETURNING id",
-            [data["id"], data["type"][:100], json.dumps(data), status, error[:1000], created_at,
+            [data["id"], data["type"][:100], payload.decode(), status, error[:1000], created_at,
              status != WebhookEvent.Status.RECEIVED],
         )  # fmt: skip
         inserted = cursor.fetchone()

@@ -5,6 +5,7 @@ Stripe SDK calls go through payments.local_stripe.LocalStripeHTTPClient, an HTTP
 that answers like Stripe; tests may inject their own client with `http_client_set`.
 """
 
+import json
 import logging
 
 import stripe
@@ -161,6 +162,12 @@ def account_create(*, email: str, idempotency_key: str) -> str:
     return account.id
 
 
-def webhook_event_verify(*, payload: bytes, signature: str) -> stripe.Event:
-    """Verify the Stripe-Signature header (HMAC and a 5-minute timestamp tolerance)."""
-    return stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300)
+def webhook_event_verify(*, payload: bytes, signature: str) -> dict:
+    """Verify the Stripe-Signature header (HMAC and a 5-minute timestamp tolerance) with the
+    SDK; returns the event as parsed JSON. Raises stripe.SignatureVerificationError, or
+    ValueError for a body that is not a JSON object."""
+    stripe.WebhookSignature.verify_header(payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300)
+    event = json.loads(payload)
+    if not isinstance(event, dict):
+        raise ValueError("The body is not a JSON object.")
+    return event
