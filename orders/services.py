@@ -390,6 +390,9 @@ def _checkout_refuse(wanted: dict[int, CheckoutLine], *, taken: set[int]) -> Non
             changed=[PriceChange(v.pk, wanted[v.pk].price_seen_minor, v.price_minor) for v in changed],
         )
     variant = variants[refused[0]]
+    if variant.stock >= wanted[variant.pk].quantity:
+        # Its product or shop came back on sale after the reservation read it.
+        raise ConflictError("Your cart changed while you were checking out. Try again.")
     raise ConflictError(
         f"Only {variant.stock} of {variant.product.title} ({variant.name}) left; lower the quantity."
         if variant.stock

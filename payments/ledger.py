@@ -115,11 +115,48 @@ class Posting:
     memo: str = ""
 
 
+# Only missing accounts are inserted (no sequence value spent on the others). One that a
+# concurrent transaction is creating makes this wait for it; the next statement then sees it.
+_ACCOUNTS_SQL = """
+INSERT INTO payments_ledgeraccount (code, kind, shop_id, user_id, order_id, currency, created_at)
+SELECT a.code, a.kind, a.shop_id, a.user_id, a.order_id, %(currency)s, now()
+  FROM unnest(%(codes)s::text[], %(kinds)s::text[], %(shops)s::bigint[], %(users)s::bigint[], %(orders)s::bigint[])
+       AS a(code, kind, shop_id, user_id, order_id)
+ WHERE NOT EXISTS (SELECT 1 FROM payments_ledgeraccount x WHERE x.code = a.code)
+ON CONFLICT (code) DO NOTHING
+"""
+
+# The unique key decides, per transaction: one posted before (or concurrently) inserts nothing,
+# so its entries find no transaction to join and are not written either. Answers, for each
+# transaction posted now, how many entries were written (the balance trigger checks them).
+_POST_SQL = """
+WITH posted AS (
+    INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
+    SELECT t.key, t.kind, t.order_id, t.memo, now()
+      FROM unnest(%(keys)s::text[], %(kinds)s::text[], %(orders)s::bigint[], %(memos)s::text[])
+           AS t(key, kind, order_id, memo)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, idempotency_key
+), written AS (
+    INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
+    SELECT posted.id, a.id, e.amount, now()
+      FROM unnest(%(entry_keys)s::text[], %(entry_codes)s::text[], %(amounts)s::bigint[]) AS e(key, code, amount)
+      JOIN posted ON posted.idempotency_key = e.key
+      JOIN payments_ledgeraccount a ON a.code = e.code
+    RETURNING transaction_id
+)
+SELECT posted.idempotency_key, count(written.transaction_id)
+  FROM posted LEFT JOIN written ON written.transaction_id = posted.id
+ GROUP BY 1
+"""
+
+
 def ledger_post_many(postings: list[Posting]) -> int:
     """Post balanced transactions with two statements, however many there are: the missing
     accounts first, then the transactions with all their entries. Returns how many were
     posted now; as with ledger_post, a key seen before posts nothing."""
     accounts: dict[str, AccountRef] = {}
+    entry_counts: dict[str, int] = {}
     keys, kinds, order_ids, memos = [], [], [], []
     entry_keys, entry_codes, amounts = [], [], []
     for posting in postings:
@@ -130,6 +167,7 @@ def ledger_post_many(postings: list[Posting]) -> int:
         kinds.append(posting.kind)
         order_ids.append(posting.order_id)
         memos.append(posting.memo[:200])
+        entry_counts[posting.idempotency_key] = len(lines)
         for account, amount in lines:
             accounts[account.code] = account
             entry_keys.append(posting.idempotency_key)
@@ -138,17 +176,8 @@ def ledger_post_many(postings: list[Posting]) -> int:
     if not postings:
         return 0
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        # Only missing accounts are inserted (no sequence value spent on the others). One that a
-        # concurrent transaction is creating makes this wait for it; the next statement sees it.
         cursor.execute(
-            """
-            INSERT INTO payments_ledgeraccount (code, kind, shop_id, user_id, order_id, currency, created_at)
-            SELECT a.code, a.kind, a.shop_id, a.user_id, a.order_id, %(currency)s, now()
-              FROM unnest(%(codes)s::text[], %(kinds)s::text[], %(shops)s::bigint[], %(users)s::bigint[],
-                          %(orders)s::bigint[]) AS a(code, kind, shop_id, user_id, order_id)
-             WHERE NOT EXISTS (SELECT 1 FROM payments_ledgeraccount x WHERE x.code = a.code)
-            ON CONFLICT (code) DO NOTHING
-            """,
+            _ACCOUNTS_SQL,
             {
                 "currency": settings.MARKETPLACE_CURRENCY,
                 "codes": list(accounts),
@@ -158,26 +187,8 @@ def ledger_post_many(postings: list[Posting]) -> int:
                 "orders": [a.order_id for a in accounts.values()],
             },
         )
-        # The unique key decides, per transaction: one posted before (or concurrently) inserts
-        # nothing here, so its entries find no transaction to join and are not written either.
         cursor.execute(
-            """
-            WITH posted AS (
-                INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
-                SELECT t.key, t.kind, t.order_id, t.memo, now()
-                  FROM unnest(%(keys)s::text[], %(kinds)s::text[], %(orders)s::bigint[], %(memos)s::text[])
-                       AS t(key, kind, order_id, memo)
-                ON CONFLICT (idempotency_key) DO NOTHING
-                RETURNING id, idempotency_key
-            )
-            INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
-            SELECT posted.id, a.id, e.amount, now()
-              FROM unnest(%(entry_keys)s::text[], %(entry_codes)s::text[], %(amounts)s::bigint[])
-                   AS e(key, code, amount)
-              JOIN posted ON posted.idempotency_key = e.key
-              JOIN payments_ledgeraccount a ON a.code = e.code
-            RETURNING transaction_id
-            """,
+            _POST_SQL,
             {
                 "keys": keys,
                 "kinds": kinds,
@@ -188,7 +199,12 @@ def ledger_post_many(postings: list[Posting]) -> int:
                 "amounts": amounts,
             },
         )
-        return len({row[0] for row in cursor.fetchall()})
+        written = dict(cursor.fetchall())
+        for key, count in written.items():
+            if count != entry_counts[key]:
+                # An entry found no account: the transaction would be posted incomplete.
+                raise LedgerUnbalanced(f"{key}: {count} of its {entry_counts[key]} entries were written")
+    return len(written)
 
 
 def balance(account: LedgerAccount) -> int:

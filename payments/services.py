@@ -715,9 +715,10 @@ def reconcile() -> ReconciliationReport:
 # --- Payment intents and webhooks -------------------------------------------------------
 
 
-# A "creating" marker older than this was left by a process that died between Stripe's answer
-# and recording it (Stripe's SDK gives up well before). Creating again is safe: the idempotency
-# key comes from the group id, so Stripe answers with the same PaymentIntent.
+# A "creating" marker older than this is taken to be left by a process that died between
+# Stripe's answer and recording it. Creating again is safe even if that process is only slow:
+# the idempotency key comes from the group id, so Stripe answers with the same PaymentIntent
+# (or refuses while the first call is still in flight).
 PAYMENT_INTENT_CLAIM_STALE = timedelta(minutes=2)
 
 
@@ -817,8 +818,8 @@ def webhook_receive(*, payload: bytes, signature: str):
     obj = data.get("data", {}).get("object", {})
     try:
         with transaction.atomic(durable=True):
-            # The effect first, then the row: a replay finds the id taken and undoes the effect
-            # (which changed nothing anyway, every effect being idempotent or rolled back here).
+            # The effect first, then the row: a replayed event finds its id taken, and whatever
+            # its effect did is rolled back with it.
             row = _webhook_event_insert(data, payload, status=_webhook_event_apply(data["type"], obj))
             if row is None:
                 raise _Replayed
