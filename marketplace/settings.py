@@ -286,6 +286,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "pyvips": {"level": "WARNING"},
         "django.server": {"level": "WARNING" if not DEBUG else "INFO"},
+        # The Stripe SDK logs every request and every answer at INFO (two lines a call, four
+        # per checkout); payments.stripe_client logs the calls that fail.
+        "stripe": {"level": env.str("STRIPE_LOG_LEVEL", default="WARNING")},
     },
 }
 

@@ -37,6 +37,21 @@ class QuantitySerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=0, max_value=services.MAX_QUANTITY)
 
 
+class AcceptedPriceSerializer(serializers.Serializer):
+    variant_id = serializers.IntegerField(min_value=1)
+    price = MoneyField(help_text="The price the buyer was shown and accepts.")
+
+
+class CartPricesAcceptInSerializer(serializers.Serializer):
+    items = AcceptedPriceSerializer(many=True, allow_empty=False, max_length=200)
+
+
+class PriceChangeOutSerializer(serializers.Serializer):
+    variant_id = serializers.IntegerField()
+    price_seen = MoneyField(source="price_seen_minor")
+    price = MoneyField(source="price_minor")
+
+
 class CheckoutInSerializer(serializers.Serializer):
     idempotency_key = serializers.CharField(max_length=64, help_text="A fresh random value per checkout attempt.")
     name = serializers.CharField(max_length=80)
@@ -122,10 +137,27 @@ class CartItemDetailApi(_Buyer):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class CartPricesAcceptApi(_Buyer):
+    """Accept new prices of cart items: each listed item takes its current price if it is
+    the one given (the price the buyer was shown); an item whose price moved again keeps
+    its old one and stays flagged, so checkout refuses it again."""
+
+    @extend_schema(request=CartPricesAcceptInSerializer, responses=CartItemOutSerializer(many=True))
+    def post(self, request):
+        serializer = CartPricesAcceptInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        cart = self.cart()
+        accepted = {item["variant_id"]: item["price"] for item in serializer.validated_data["items"]}
+        services.cart_refresh_prices(cart=cart, accepted=accepted)
+        return Response({"items": CartItemOutSerializer(selectors.cart_lines(cart), many=True).data})
+
+
 class CheckoutApi(_Buyer):
     """Place one order group for the whole cart and create its PaymentIntent.
 
-    Repeating a request with the same idempotency_key returns the same group (200)."""
+    Repeating a request with the same idempotency_key returns the same group (200). A price
+    that changed since the buyer saw it is a 409 listing the changed lines (`changed`); the
+    buyer accepts the new prices with CartPricesAcceptApi and checks out again."""
 
     @extend_schema(request=CheckoutInSerializer, responses={201: GroupOutSerializer, 200: GroupOutSerializer})
     def post(self, request):
@@ -134,9 +166,15 @@ class CheckoutApi(_Buyer):
         data = dict(serializer.validated_data)
         key = data.pop("idempotency_key")
         existed = request.user.order_groups.filter(idempotency_key=key).exists()
-        group = services.checkout_from_cart(
-            buyer=request.user, cart=self.cart(), address=services.Address(**data), idempotency_key=key
-        )
+        try:
+            group = services.checkout_from_cart(
+                buyer=request.user, cart=self.cart(), address=services.Address(**data), idempotency_key=key
+            )
+        except services.PriceChanged as exc:
+            changed = PriceChangeOutSerializer(exc.changed, many=True).data
+            return Response(
+                {"error": {"status": 409, "code": exc.code, "message": exc.message, "changed": changed}}, status=409
+            )
         try:
             group = payment_services.payment_intent_ensure(group_id=group.pk)
         except stripe_client.StripeFailure as exc:

@@ -6,6 +6,7 @@ urlpatterns = [
     path("cart/", api.CartApi.as_view(), name="api_cart"),
     path("cart/items/", api.CartItemsApi.as_view(), name="api_cart_items"),
     path("cart/items/<int:variant_id>/", api.CartItemDetailApi.as_view(), name="api_cart_item_detail"),
+    path("cart/prices/accept/", api.CartPricesAcceptApi.as_view(), name="api_cart_prices_accept"),
     path("checkout/", api.CheckoutApi.as_view(), name="api_checkout"),
     path("orders/", api.OrderListApi.as_view(), name="api_order_list"),
     path("orders/<int:order_id>/", api.OrderDetailApi.as_view(), name="api_order_detail"),

@@ -56,6 +56,8 @@ class OrderGroup(models.Model):
     ship_country = models.CharField(max_length=2, default="CN")
     # Stripe PaymentIntent; "started" marker: the key is stored before Stripe is called.
     payment_intent_id = models.CharField(max_length=100, blank=True, db_index=True)
+    # When the "creating" marker was set: an old one was left by a process that died mid-call.
+    payment_intent_started_at = models.DateTimeField(null=True, blank=True)
     payment_client_secret = models.CharField(max_length=200, blank=True)
     card_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

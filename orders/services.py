@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -132,8 +132,21 @@ class Address:
         return found
 
 
+@dataclass(frozen=True)
+class PriceChange:
+    variant_id: int
+    price_seen_minor: int
+    price_minor: int
+
+
 class PriceChanged(ConflictError):
+    """`changed` holds the lines whose price moved since the buyer saw it."""
+
     code = "price_changed"
+
+    def __init__(self, message: str, *, changed: list[PriceChange]):
+        super().__init__(message)
+        self.changed = changed
 
 
 @dataclass(frozen=True)
@@ -164,50 +177,201 @@ def checkout_place(
     """
     if not idempotency_key or len(idempotency_key) > 64:
         raise DomainError("The checkout form expired. Reload the page and try again.")
-    existing = OrderGroup.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
-    if not lines:
-        raise DomainError("Your cart is empty.")
-    if problems := address.problems():
-        field, message = next(iter(problems.items()))
-        raise DomainError(message, field=field)
-    shares_by_product = shares_by_product or {}
     try:
+        if not lines:
+            raise DomainError("Your cart is empty.")
+        if problems := address.problems():
+            field, message = next(iter(problems.items()))
+            raise DomainError(message, field=field)
         with transaction.atomic():
-            return _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product)
-    except IntegrityError:
-        # The same key raced us and won: its group is the answer.
+            return _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product or {})
+    except (DomainError, IntegrityError):
+        # The key was used before (a double tap, a retry after a lost answer): its group is
+        # the answer, whatever this attempt met (an emptied cart, stock it already holds, or
+        # the group's unique key, on which a concurrent twin waits until the first commits).
         existing = OrderGroup.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()
         if existing is None:
             raise
         return existing
 
 
-def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product) -> OrderGroup:
-    now = timezone.now()
-    # The group row first: a concurrent request with the same key waits on its unique index.
-    group = OrderGroup.objects.create(
-        buyer=buyer,
-        idempotency_key=idempotency_key,
-        currency=settings.MARKETPLACE_CURRENCY,
-        total_minor=1,
-        ship_name=address.name.strip(),
-        ship_phone=address.phone.strip(),
-        ship_address=address.address.strip(),
-        ship_city=address.city.strip(),
-        ship_postal_code=address.postal_code.strip(),
-        ship_country=address.country.upper(),
-        pay_by=now + PAY_WITHIN,
+# One statement reserves the stock of every line. The wanted variant rows are locked first, in
+# id order, and then their products, in id order: every checkout takes them in that order, so
+# none deadlocks. Each variant that is still buyable at the price the buyer saw and has enough
+# stock is decremented (its product's stock total with it) and returned with what the order
+# line freezes; a line missing from the answer was refused, and the caller rolls back.
+_RESERVE_SQL = """
+WITH wanted AS (
+    SELECT * FROM unnest(%(variant_ids)s::bigint[], %(quantities)s::bigint[], %(prices)s::bigint[])
+        AS w(variant_id, quantity, price_seen)
+), locked AS MATERIALIZED (
+    SELECT v.id FROM shops_variant v WHERE v.id = ANY(%(variant_ids)s) ORDER BY v.id FOR UPDATE
+), taken AS (
+    UPDATE shops_variant v SET stock = v.stock - w.quantity
+      FROM locked, wanted w, shops_product p, shops_shop s
+     WHERE v.id = locked.id AND w.variant_id = v.id AND p.id = v.product_id AND s.id = p.shop_id
+       AND v.is_active AND p.status = %(active)s AND s.status = %(open)s
+       AND v.price_minor = w.price_seen AND v.stock >= w.quantity
+    RETURNING v.id, v.product_id, v.name, v.price_minor, w.quantity, p.title, p.commission_bps,
+              p.shop_id, s.owner_id, s.shipping_fee_minor
+), products_locked AS MATERIALIZED (
+    SELECT p.id FROM shops_product p WHERE p.id IN (SELECT product_id FROM taken) ORDER BY p.id FOR UPDATE
+), products AS (
+    UPDATE shops_product p SET stock_total = p.stock_total - t.quantity
+      FROM (SELECT product_id, sum(quantity) AS quantity FROM taken GROUP BY 1) t, products_locked
+     WHERE p.id = t.product_id AND products_locked.id = p.id
+)
+SELECT * FROM taken ORDER BY shop_id, id
+"""
+
+
+# The group, its orders (one per shop), their lines and their "placed" events in one
+# statement; returns the group's row. Every column is listed: a new NOT NULL field on these
+# models must be added here too (every checkout test fails until it is).
+_PLACE_SQL = """
+WITH placed AS (
+    INSERT INTO orders_ordergroup (
+        buyer_id, idempotency_key, status, currency, total_minor, ship_name, ship_phone, ship_address, ship_city,
+        ship_postal_code, ship_country, payment_intent_id, payment_client_secret, card_fingerprint, created_at, pay_by
+    ) VALUES (
+        %(buyer)s, %(key)s, %(group_status)s, %(currency)s, %(total)s, %(ship_name)s, %(ship_phone)s,
+        %(ship_address)s, %(ship_city)s, %(ship_postal_code)s, %(ship_country)s, '', '', '', %(now)s, %(pay_by)s
     )
+    RETURNING *
+), orders AS (
+    INSERT INTO orders_order (
+        group_id, shop_id, buyer_id, status, currency, items_minor, shipping_minor, total_minor, platform_fee_bps,
+        refunded_minor, is_held, held_reason, created_at, carrier, tracking_number
+    )
+    SELECT placed.id, o.shop_id, %(buyer)s, %(order_status)s, %(currency)s, o.items, o.shipping,
+           o.items + o.shipping, %(fee_bps)s, 0, false, '', %(now)s, '', ''
+      FROM placed, unnest(%(shop_ids)s::bigint[], %(items)s::bigint[], %(shipping)s::bigint[])
+           AS o(shop_id, items, shipping)
+    RETURNING id, shop_id
+), lines AS (
+    INSERT INTO orders_orderline (
+        order_id, product_id, variant_id, title, variant_name, unit_price_minor, quantity, total_minor,
+        promoter_id, commission_bps, commission_base_minor, share_id
+    )
+    SELECT orders.id, l.product_id, l.variant_id, l.title, l.variant_name, l.price, l.quantity,
+           l.price * l.quantity, l.promoter_id, l.commission_bps, l.commission_base, l.share_id
+      FROM orders
+      JOIN unnest(%(line_shops)s::bigint[], %(products)s::bigint[], %(variants)s::bigint[], %(titles)s::text[],
+                  %(variant_names)s::text[], %(prices)s::bigint[], %(quantities)s::bigint[],
+                  %(promoters)s::bigint[], %(commission_bps)s::bigint[], %(commission_bases)s::bigint[],
+                  %(shares)s::bigint[])
+           AS l(shop_id, product_id, variant_id, title, variant_name, price, quantity, promoter_id,
+                commission_bps, commission_base, share_id)
+        ON l.shop_id = orders.shop_id
+), events AS (
+    INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
+    SELECT id, 'placed', %(buyer)s, %(note)s, %(now)s FROM orders
+)
+SELECT * FROM placed
+"""
+
+
+@dataclass(frozen=True)
+class _Reserved:
+    variant_id: int
+    product_id: int
+    variant_name: str
+    price_minor: int
+    quantity: int
+    title: str
+    commission_bps: int
+    shop_id: int
+    shop_owner_id: int
+    shipping_fee_minor: int
+
+
+def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product) -> OrderGroup:
     wanted: dict[int, CheckoutLine] = {}
     for line in lines:
         if not 1 <= line.quantity <= MAX_QUANTITY:
             raise DomainError(f"Choose a quantity from 1 to {MAX_QUANTITY}.", field="quantity")
         wanted[line.variant_id] = line
-    variants = {v.pk: v for v in Variant.objects.filter(pk__in=wanted).select_related("product__shop").order_by("pk")}
+    ids = sorted(wanted)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RESERVE_SQL,
+            {
+                "variant_ids": ids,
+                "quantities": [wanted[pk].quantity for pk in ids],
+                "prices": [wanted[pk].price_seen_minor for pk in ids],
+                "active": Product.Status.ACTIVE,
+                "open": Shop.Status.ACTIVE,
+            },
+        )
+        reserved = [_Reserved(*row) for row in cursor.fetchall()]
+    if len(reserved) < len(wanted):
+        _checkout_refuse(wanted, taken={r.variant_id for r in reserved})
+    by_shop: dict[int, list[_Reserved]] = {}
+    for row in reserved:
+        by_shop.setdefault(row.shop_id, []).append(row)
+    orders = {
+        shop_id: (sum(r.price_minor * r.quantity for r in rows), rows[0].shipping_fee_minor)
+        for shop_id, rows in by_shop.items()
+    }
+    line_rows = []
+    for r in reserved:
+        share = shares_by_product.get(r.product_id)
+        promoter_id = wanted[r.variant_id].promoter_id or (share.promoter_id if share else None)
+        # No commission on one's own purchase or one's own shop's products.
+        if promoter_id in (buyer.pk, r.shop_owner_id):
+            promoter_id = share = None
+        # Promoter, rate and base are frozen on the line: a later change never alters them.
+        line_rows.append(
+            {
+                "line_shops": r.shop_id,
+                "products": r.product_id,
+                "variants": r.variant_id,
+                "titles": r.title,
+                "variant_names": r.variant_name,
+                "prices": r.price_minor,
+                "quantities": r.quantity,
+                "promoters": promoter_id,
+                "shares": share.pk if share and promoter_id else None,
+                "commission_bps": r.commission_bps if promoter_id else 0,
+                "commission_bases": r.price_minor * r.quantity if promoter_id else 0,
+            }
+        )
+    now = timezone.now()
+    params = {
+        "buyer": buyer.pk,
+        "key": idempotency_key,
+        "group_status": OrderGroup.Status.PENDING_PAYMENT,
+        "order_status": Order.Status.PENDING_PAYMENT,
+        "currency": settings.MARKETPLACE_CURRENCY,
+        "total": sum(items + shipping for items, shipping in orders.values()),
+        "ship_name": address.name.strip(),
+        "ship_phone": address.phone.strip(),
+        "ship_address": address.address.strip(),
+        "ship_city": address.city.strip(),
+        "ship_postal_code": address.postal_code.strip(),
+        "ship_country": address.country.upper(),
+        "now": now,
+        "pay_by": now + PAY_WITHIN,
+        "fee_bps": settings.MARKETPLACE_PLATFORM_FEE_BPS,
+        "shop_ids": list(orders),
+        "items": [items for items, _ in orders.values()],
+        "shipping": [shipping for _, shipping in orders.values()],
+        "note": "Order placed; waiting for payment.",
+        # One array per line column, in line order.
+        **{column: [row[column] for row in line_rows] for column in line_rows[0]},
+    }
+    # A concurrent request with the same key waits on the group's unique index, then fails
+    # and rolls back its reservation.
+    return next(iter(OrderGroup.objects.raw(_PLACE_SQL, params)))
+
+
+def _checkout_refuse(wanted: dict[int, CheckoutLine], *, taken: set[int]) -> None:
+    """Raise the reason a line was refused. The refused variant rows are still locked by this
+    transaction, so what is read here is what the reservation saw."""
+    refused = sorted(set(wanted) - taken)
+    variants = {v.pk: v for v in Variant.objects.filter(pk__in=refused).select_related("product__shop")}
     changed = []
-    for variant_id, line in sorted(wanted.items()):
+    for variant_id in refused:
         variant = variants.get(variant_id)
         if (
             variant is None
@@ -217,73 +381,23 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_pro
         ):
             title = variant.product.title if variant else "An item"
             raise DomainError(f"{title} can no longer be bought. Remove it from your cart.")
-        if variant.price_minor != line.price_seen_minor:
+        if variant.price_minor != wanted[variant_id].price_seen_minor:
             changed.append(variant)
     if changed:
         names = ", ".join(f"{v.product.title} ({v.name}) is now {_fmt(v.price_minor)}" for v in changed)
-        raise PriceChanged(f"Prices changed since you added them: {names}. Check the new total and pay again.")
-    # Reserve stock with conditional updates in id order: no oversell, no deadlock.
-    for variant_id, line in sorted(wanted.items()):
-        reserved = Variant.objects.filter(pk=variant_id, stock__gte=line.quantity).update(
-            stock=F("stock") - line.quantity
+        raise PriceChanged(
+            f"Prices changed since you added them: {names}. Check the new total and pay again.",
+            changed=[PriceChange(v.pk, wanted[v.pk].price_seen_minor, v.price_minor) for v in changed],
         )
-        if not reserved:
-            variant = variants[variant_id]
-            left = Variant.objects.values_list("stock", flat=True).get(pk=variant_id)
-            raise ConflictError(
-                f"Only {left} of {variant.product.title} ({variant.name}) left; lower the quantity."
-                if left
-                else f"{variant.product.title} ({variant.name}) just sold out."
-            )
-    for variant_id, line in sorted(wanted.items()):
-        Product.objects.filter(pk=variants[variant_id].product_id).update(stock_total=F("stock_total") - line.quantity)
-    by_shop: dict[int, list[Variant]] = {}
-    for variant in variants.values():
-        by_shop.setdefault(variant.product.shop_id, []).append(variant)
-    total = 0
-    for _shop_id, shop_variants in sorted(by_shop.items()):
-        shop = shop_variants[0].product.shop
-        items = sum(v.price_minor * wanted[v.pk].quantity for v in shop_variants)
-        order = Order.objects.create(
-            group=group,
-            shop=shop,
-            buyer=buyer,
-            currency=group.currency,
-            items_minor=items,
-            shipping_minor=shop.shipping_fee_minor,
-            total_minor=items + shop.shipping_fee_minor,
-            platform_fee_bps=settings.MARKETPLACE_PLATFORM_FEE_BPS,
-        )
-        order_lines = []
-        for v in shop_variants:
-            quantity = wanted[v.pk].quantity
-            share = shares_by_product.get(v.product_id)
-            promoter_id = wanted[v.pk].promoter_id or (share.promoter_id if share else None)
-            # No commission on one's own purchase or one's own shop's products.
-            if promoter_id in (buyer.pk, shop.owner_id):
-                promoter_id = share = None
-            order_lines.append(
-                OrderLine(
-                    order=order,
-                    product=v.product,
-                    variant=v,
-                    title=v.product.title,
-                    variant_name=v.name,
-                    unit_price_minor=v.price_minor,
-                    quantity=quantity,
-                    total_minor=v.price_minor * quantity,
-                    promoter_id=promoter_id,
-                    share=share if promoter_id else None,
-                    commission_bps=v.product.commission_bps if promoter_id else 0,
-                    commission_base_minor=v.price_minor * quantity if promoter_id else 0,
-                )
-            )
-        OrderLine.objects.bulk_create(order_lines)
-        OrderEvent.objects.create(order=order, kind="placed", actor=buyer, note="Order placed; waiting for payment.")
-        total += order.total_minor
-    group.total_minor = total
-    group.save(update_fields=["total_minor"])
-    return group
+    variant = variants[refused[0]]
+    if variant.stock >= wanted[variant.pk].quantity:
+        # Its product or shop came back on sale after the reservation read it.
+        raise ConflictError("Your cart changed while you were checking out. Try again.")
+    raise ConflictError(
+        f"Only {variant.stock} of {variant.product.title} ({variant.name}) left; lower the quantity."
+        if variant.stock
+        else f"{variant.product.title} ({variant.name}) just sold out."
+    )
 
 
 def _fmt(minor: int) -> str:
@@ -304,12 +418,20 @@ def checkout_from_cart(*, buyer, cart: Cart, address: Address, idempotency_key: 
     return group
 
 
-def cart_refresh_prices(*, cart: Cart) -> None:
-    """After a price change the buyer has seen: take the current prices."""
-    for item in cart.items.select_related("variant"):
-        if item.price_seen_minor != item.variant.price_minor:
-            item.price_seen_minor = item.variant.price_minor
-            item.save(update_fields=["price_seen_minor"])
+def cart_refresh_prices(*, cart: Cart, accepted: dict[int, int] | None = None) -> int:
+    """After a price change the buyer has seen: take the current prices. With `accepted`
+    ({variant id: price the buyer was shown}), an item whose price moved again since keeps
+    its old one, so that checkout refuses it again. Returns how many items were re-priced."""
+    repriced = [
+        item
+        for item in cart.items.select_related("variant")
+        if item.price_seen_minor != item.variant.price_minor
+        and (accepted is None or accepted.get(item.variant_id) == item.variant.price_minor)
+    ]
+    for item in repriced:
+        item.price_seen_minor = item.variant.price_minor
+    CartItem.objects.bulk_update(repriced, ["price_seen_minor"])
+    return len(repriced)
 
 
 # --- Transitions ------------------------------------------------------------------------
@@ -338,46 +460,96 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
     """Payment succeeded: each order's money is held in its escrow account.
 
     Idempotent (a second success changes nothing). Returns the list of orders paid now.
+    Raises OrderGroup.DoesNotExist if the group records another PaymentIntent, and
+    DomainError, before changing anything, for a payment that cannot be taken: the wrong
+    amount, or a group that expired (its items went back on sale); the caller gives the
+    money back.
     """
     from payments.services import escrow_capture
     from referrals.services import commissions_screen_card
 
-    with transaction.atomic():
-        group = OrderGroup.objects.select_for_update().get(pk=group_id)
-        if group.status == OrderGroup.Status.PAID:
+    now = timezone.now()
+    card_fingerprint = card_fingerprint[:64]
+    # No savepoint of its own: the caller's transaction (the webhook's, with the event row)
+    # commits or rolls back the payment as one.
+    with transaction.atomic(savepoint=False):
+        # The claim: the group takes the payment if it waits for exactly this one (blank or
+        # "creating": the buyer paid before the id was recorded). Its row stays locked.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE orders_ordergroup
+                   SET status = %(paid)s, paid_at = %(now)s, payment_intent_id = %(intent)s, card_fingerprint = %(card)s
+                 WHERE id = %(group)s AND status = %(pending)s AND total_minor = %(amount)s
+                   AND payment_intent_id IN ('', 'creating', %(intent)s)
+                """,
+                {"paid": OrderGroup.Status.PAID, "now": now, "intent": payment_intent_id, "card": card_fingerprint,
+                 "group": group_id, "pending": OrderGroup.Status.PENDING_PAYMENT, "amount": amount_minor},
+            )  # fmt: skip
+            claimed = cursor.rowcount
+        if not claimed:
+            _group_payment_refuse(group_id, amount_minor, payment_intent_id)
             return []
-        if amount_minor != group.total_minor:
-            raise DomainError(f"Paid {amount_minor} but the order group totals {group.total_minor}.")
-        if group.status == OrderGroup.Status.EXPIRED:
-            # Stock went back when it expired; take the stock again if it is still there.
-            for order in group.orders.all():
-                for line in order.lines.order_by("variant_id"):
-                    if not Variant.objects.filter(pk=line.variant_id, stock__gte=line.quantity).update(
-                        stock=F("stock") - line.quantity
-                    ):
-                        raise ConflictError("The items sold out before this late payment arrived.")
-                    Product.objects.filter(pk=line.product_id).update(stock_total=F("stock_total") - line.quantity)
-        now = timezone.now()
-        group.status = OrderGroup.Status.PAID
-        group.paid_at = now
-        group.payment_intent_id = payment_intent_id
-        group.card_fingerprint = card_fingerprint[:64]
-        group.save(update_fields=["status", "paid_at", "payment_intent_id", "card_fingerprint"])
-        commissions_screen_card(group=group)
-        paid = []
-        for order in group.orders.select_for_update().order_by("pk"):
-            order.status = Order.Status.PAID
-            order.paid_at = now
-            order.ship_by = now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS)
-            order.save(update_fields=["status", "paid_at", "ship_by"])
-            escrow_capture(order=order)
-            _event(order, "paid", note="Payment received and held until you confirm receipt.")
-            paid.append(order)
+        # The orders' row locks are taken in id order, as every transition takes them; each
+        # paid order gets its timeline event in the same statement.
+        paid = list(
+            Order.objects.raw(
+                """
+                WITH paid AS (
+                    UPDATE orders_order SET status = %(paid)s, paid_at = %(now)s, ship_by = %(ship_by)s
+                     WHERE id IN (SELECT id FROM orders_order WHERE group_id = %(group)s ORDER BY id FOR UPDATE)
+                    RETURNING *
+                ), timeline AS (
+                    INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
+                    SELECT id, 'paid', NULL, %(note)s, %(now)s FROM paid
+                )
+                SELECT paid.*, EXISTS (
+                    SELECT 1 FROM orders_orderline l
+                     WHERE l.order_id = paid.id AND l.promoter_id IS NOT NULL AND l.commission_bps > 0
+                ) AS has_commission
+                  FROM paid ORDER BY id
+                """,
+                {
+                    "paid": Order.Status.PAID,
+                    "now": now,
+                    "ship_by": now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS),
+                    "group": group_id,
+                    "note": "Payment received and held until you confirm receipt.",
+                },
+            )
+        )
+        commission_lines = []
+        if any(order.has_commission for order in paid):
+            commission_lines = list(
+                OrderLine.objects.filter(order__group_id=group_id, promoter__isnull=False, commission_bps__gt=0)
+            )
+            commissions_screen_card(group_id=group_id, card_fingerprint=card_fingerprint, lines=commission_lines)
+        escrow_capture(orders=paid, lines=commission_lines)
     return paid
 
 
+def _group_payment_refuse(group_id: int, amount_minor: int, payment_intent_id: str) -> None:
+    """Why a group did not take a payment, read under its row lock: raises, or returns when
+    the group was paid by this PaymentIntent already (a repeated success)."""
+    group = OrderGroup.objects.select_for_update().get(pk=group_id)
+    if group.payment_intent_id not in ("", "creating", payment_intent_id):
+        raise OrderGroup.DoesNotExist(f"Order group {group.pk} has another PaymentIntent.")
+    if group.status == OrderGroup.Status.PAID:
+        return
+    if amount_minor != group.total_minor:
+        raise DomainError(f"Paid {amount_minor} but the order group totals {group.total_minor}.")
+    if group.status == OrderGroup.Status.EXPIRED:
+        raise ConflictError("The payment arrived after the checkout expired and its items went back on sale.")
+    # Not a refusal: the claim found the group in a state no transition leaves it in.
+    raise RuntimeError(f"Order group {group.pk} ({group.status}) did not take a payment it should take.")
+
+
 def order_group_expire(*, group_id: int) -> bool:
-    """An unpaid group past its pay-by time: release the stock. Returns True if expired now."""
+    """An unpaid group past its pay-by time: release the stock, and after commit cancel its
+    PaymentIntent at Stripe so that it can no longer be paid (a payment that still arrives
+    is refunded by the webhook handler). Returns True if expired now."""
+    from payments.tasks import payment_intent_cancel_task
+
     with transaction.atomic():
         group = OrderGroup.objects.select_for_update().get(pk=group_id)
         if group.status != OrderGroup.Status.PENDING_PAYMENT or group.pay_by > timezone.now():
@@ -389,6 +561,8 @@ def order_group_expire(*, group_id: int) -> bool:
             order.save(update_fields=["status"])
             _release_stock(order)
             _event(order, "expired", note="Payment was not completed in time; the items went back on sale.")
+        if group.payment_intent_id:
+            transaction.on_commit(lambda: payment_intent_cancel_task.delay(group_id))
     return True
 
 

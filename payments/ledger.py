@@ -1,6 +1,7 @@
 """The double-entry ledger: post balanced transactions, read balances as sums."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -15,13 +16,22 @@ class LedgerUnbalanced(ValueError):
     pass
 
 
+def _code(kind: str, shop_id: int | None, user_id: int | None, order_id: int | None) -> str:
+    holder = (
+        f"order:{order_id}" if order_id is not None else f"shop:{shop_id}" if shop_id is not None
+        else f"user:{user_id}" if user_id is not None else "platform"
+    )  # fmt: skip
+    return f"{kind}:{holder}"
+
+
 def account_get(*, kind: str, shop=None, user=None, order=None) -> LedgerAccount:
     """The account of `kind` for its holder, created on first use (race-safe)."""
-    holder = (
-        f"order:{order.pk}" if order is not None else f"shop:{shop.pk}" if shop is not None
-        else f"user:{user.pk}" if user is not None else "platform"
-    )  # fmt: skip
-    code = f"{kind}:{holder}"
+    code = _code(
+        kind,
+        shop.pk if shop is not None else None,
+        user.pk if user is not None else None,
+        order.pk if order is not None else None,
+    )
     account = LedgerAccount.objects.filter(code=code).first()
     if account is not None:
         return account
@@ -78,6 +88,123 @@ def ledger_post(
             [LedgerEntry(transaction_id=row[0], account=account, amount_minor=amount) for account, amount in lines]
         )
     return LedgerTransaction(pk=row[0], idempotency_key=idempotency_key, kind=kind, order=order, memo=memo[:200]), True
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """An account named by its kind and holder ids, for ledger_post_many (created on first use)."""
+
+    kind: str
+    shop_id: int | None = None
+    user_id: int | None = None
+    order_id: int | None = None
+
+    @property
+    def code(self) -> str:
+        return _code(self.kind, self.shop_id, self.user_id, self.order_id)
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One balanced transaction for ledger_post_many."""
+
+    idempotency_key: str
+    kind: str
+    entries: list[tuple[AccountRef, int]]
+    order_id: int | None = None
+    memo: str = ""
+
+
+# Only missing accounts are inserted (no sequence value spent on the others). One that a
+# concurrent transaction is creating makes this wait for it; the next statement then sees it.
+_ACCOUNTS_SQL = """
+INSERT INTO payments_ledgeraccount (code, kind, shop_id, user_id, order_id, currency, created_at)
+SELECT a.code, a.kind, a.shop_id, a.user_id, a.order_id, %(currency)s, now()
+  FROM unnest(%(codes)s::text[], %(kinds)s::text[], %(shops)s::bigint[], %(users)s::bigint[], %(orders)s::bigint[])
+       AS a(code, kind, shop_id, user_id, order_id)
+ WHERE NOT EXISTS (SELECT 1 FROM payments_ledgeraccount x WHERE x.code = a.code)
+ON CONFLICT (code) DO NOTHING
+"""
+
+# The unique key decides, per transaction: one posted before (or concurrently) inserts nothing,
+# so its entries find no transaction to join and are not written either. Answers, for each
+# transaction posted now, how many entries were written (the balance trigger checks them).
+_POST_SQL = """
+WITH posted AS (
+    INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
+    SELECT t.key, t.kind, t.order_id, t.memo, now()
+      FROM unnest(%(keys)s::text[], %(kinds)s::text[], %(orders)s::bigint[], %(memos)s::text[])
+           AS t(key, kind, order_id, memo)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, idempotency_key
+), written AS (
+    INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
+    SELECT posted.id, a.id, e.amount, now()
+      FROM unnest(%(entry_keys)s::text[], %(entry_codes)s::text[], %(amounts)s::bigint[]) AS e(key, code, amount)
+      JOIN posted ON posted.idempotency_key = e.key
+      JOIN payments_ledgeraccount a ON a.code = e.code
+    RETURNING transaction_id
+)
+SELECT posted.idempotency_key, count(written.transaction_id)
+  FROM posted LEFT JOIN written ON written.transaction_id = posted.id
+ GROUP BY 1
+"""
+
+
+def ledger_post_many(postings: list[Posting]) -> int:
+    """Post balanced transactions with two statements, however many there are: the missing
+    accounts first, then the transactions with all their entries. Returns how many were
+    posted now; as with ledger_post, a key seen before posts nothing."""
+    accounts: dict[str, AccountRef] = {}
+    entry_counts: dict[str, int] = {}
+    keys, kinds, order_ids, memos = [], [], [], []
+    entry_keys, entry_codes, amounts = [], [], []
+    for posting in postings:
+        lines = [(account, int(amount)) for account, amount in posting.entries if amount]
+        if sum(amount for _, amount in lines) != 0 or len(lines) < 2:
+            raise LedgerUnbalanced(f"{posting.idempotency_key} needs two or more non-zero entries summing to 0")
+        keys.append(posting.idempotency_key)
+        kinds.append(posting.kind)
+        order_ids.append(posting.order_id)
+        memos.append(posting.memo[:200])
+        entry_counts[posting.idempotency_key] = len(lines)
+        for account, amount in lines:
+            accounts[account.code] = account
+            entry_keys.append(posting.idempotency_key)
+            entry_codes.append(account.code)
+            amounts.append(amount)
+    if not postings:
+        return 0
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            _ACCOUNTS_SQL,
+            {
+                "currency": settings.MARKETPLACE_CURRENCY,
+                "codes": list(accounts),
+                "kinds": [a.kind for a in accounts.values()],
+                "shops": [a.shop_id for a in accounts.values()],
+                "users": [a.user_id for a in accounts.values()],
+                "orders": [a.order_id for a in accounts.values()],
+            },
+        )
+        cursor.execute(
+            _POST_SQL,
+            {
+                "keys": keys,
+                "kinds": kinds,
+                "orders": order_ids,
+                "memos": memos,
+                "entry_keys": entry_keys,
+                "entry_codes": entry_codes,
+                "amounts": amounts,
+            },
+        )
+        written = dict(cursor.fetchall())
+        for key, count in written.items():
+            if count != entry_counts[key]:
+                # An entry found no account: the transaction would be posted incomplete.
+                raise LedgerUnbalanced(f"{key}: {count} of its {entry_counts[key]} entries were written")
+    return len(written)
 
 
 def balance(account: LedgerAccount) -> int:

@@ -85,42 +85,46 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
             if cached:
                 status, body = json.loads(cached)
                 return body, status, {"Idempotent-Replayed": "true", "Request-Id": _new_id("req")}
-        status, obj = self._route(store, method.lower(), path, _parse_form(post_data))
+        # Reads go to Redis at once; a request's writes (objects, events, its idempotent answer)
+        # are applied together at the end, in one MULTI/EXEC round trip.
+        writes = store.pipeline(transaction=True)
+        status, obj = self._route(store, writes, method.lower(), path, _parse_form(post_data))
         body = json.dumps(obj)
         if key and method.lower() == "post":
-            store.set(f"{PREFIX}idem:{key}", json.dumps([status, body]), ex=86400)
+            writes.set(f"{PREFIX}idem:{key}", json.dumps([status, body]), ex=86400)
+        writes.execute()
         return body, status, {"Request-Id": _new_id("req")}
 
     # --- Routing -------------------------------------------------------------------------
 
-    def _route(self, store, method, path, params) -> tuple[int, dict]:
+    def _route(self, store, writes, method, path, params) -> tuple[int, dict]:
         parts = path.strip("/").split("/")[1:]  # drop "v1"
         try:
             if parts == ["payment_intents"] and method == "post":
-                return 200, self._pi_create(store, params)
+                return 200, self._pi_create(writes, params)
             if len(parts) == 2 and parts[0] == "payment_intents" and method == "get":
                 return 200, self._get(store, parts[1])
             if len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "confirm":
-                return self._pi_confirm(store, parts[1], params)
+                return self._pi_confirm(store, writes, parts[1], params)
             if len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "cancel":
-                return 200, self._pi_cancel(store, parts[1])
+                return self._pi_cancel(store, writes, parts[1], params)
             if parts == ["refunds"] and method == "post":
-                return self._refund(store, params)
+                return self._refund(store, writes, params)
             if parts == ["transfers"] and method == "post":
-                return self._transfer(store, params)
+                return self._transfer(store, writes, params)
             if parts == ["accounts"] and method == "post":
                 account = {"id": _new_id("acct"), "object": "account", "type": params.get("type"),
                            "email": params.get("email")}  # fmt: skip
-                return 200, self._save(store, account, expires=False)
+                return 200, self._save(writes, account, expires=False)
         except KeyError as exc:
             return 404, _error("invalid_request_error", f"No such object: {exc.args[0]}", code="resource_missing")
         return 404, _error("invalid_request_error", f"Unrecognized request URL ({method.upper()} {path}).")
 
-    def _save(self, store, obj: dict, *, expires: bool = True) -> dict:
-        store.set(PREFIX + obj["id"], json.dumps(obj), ex=30 * 86400 if expires else None)
+    def _save(self, writes, obj: dict, *, expires: bool = True) -> dict:
+        writes.set(PREFIX + obj["id"], json.dumps(obj), ex=30 * 86400 if expires else None)
         return obj
 
-    def _transfer(self, store, params) -> tuple[int, dict]:
+    def _transfer(self, store, writes, params) -> tuple[int, dict]:
         destination = params.get("destination", "")
         if store.get(PREFIX + destination) is None:
             # What Stripe answers for an account that does not exist (or was closed).
@@ -128,7 +132,7 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
                                code="resource_missing", param="destination")  # fmt: skip
         transfer = {"id": _new_id("tr"), "object": "transfer", "amount": int(params["amount"]),
                     "currency": params["currency"], "destination": destination}  # fmt: skip
-        return 200, self._save(store, transfer)
+        return 200, self._save(writes, transfer)
 
     def _get(self, store, object_id: str) -> dict:
         raw = store.get(PREFIX + object_id)
@@ -136,9 +140,9 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
             raise KeyError(object_id)
         return json.loads(raw)
 
-    def _pi_create(self, store, params) -> dict:
+    def _pi_create(self, writes, params) -> dict:
         pi_id = _new_id("pi")
-        return self._save(store, {
+        return self._save(writes, {
             "id": pi_id, "object": "payment_intent", "amount": int(params["amount"]), "currency": params["currency"],
             "status": "requires_payment_method", "client_secret": f"{pi_id}_secret_{secrets.token_hex(8)}",
             "payment_method_types": params.get("payment_method_types", ["card"]),
@@ -146,7 +150,7 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
             "latest_charge": None, "amount_received": 0, "created": int(time.time()), "livemode": False,
         })  # fmt: skip
 
-    def _pi_confirm(self, store, pi_id, params) -> tuple[int, dict]:
+    def _pi_confirm(self, store, writes, pi_id, params) -> tuple[int, dict]:
         pi = self._get(store, pi_id)
         if pi["status"] == "succeeded":
             return 400, _error("invalid_request_error", "This PaymentIntent has already succeeded.",
@@ -161,25 +165,30 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
         if outcome == "failed":
             pi["status"] = "requires_payment_method"
             pi["last_payment_error"] = {"code": "card_declined", "message": decline}
-            self._save(store, pi)
-            _outbox_push(store, "payment_intent.payment_failed", pi)
+            self._save(writes, pi)
+            _outbox_push(writes, "payment_intent.payment_failed", pi)
             return 402, _error("card_error", decline, code="card_declined", decline_code="generic_decline")
         pi["status"] = "succeeded"
         pi["amount_received"] = pi["amount"]
         pi["latest_charge"] = _new_id("ch")
         pi["metadata"]["card_fingerprint"] = fingerprint
-        self._save(store, pi)
-        _outbox_push(store, "payment_intent.succeeded", pi)
+        self._save(writes, pi)
+        _outbox_push(writes, "payment_intent.succeeded", pi)
         return 200, pi
 
-    def _pi_cancel(self, store, pi_id) -> dict:
+    def _pi_cancel(self, store, writes, pi_id, params) -> tuple[int, dict]:
         pi = self._get(store, pi_id)
-        if pi["status"] != "succeeded":
-            pi["status"] = "canceled"
-            self._save(store, pi)
-        return pi
+        if pi["status"] in ("succeeded", "canceled"):
+            # Stripe refuses to cancel a PaymentIntent that is paid or already cancelled.
+            return 400, _error("invalid_request_error",
+                               f"You cannot cancel this PaymentIntent because it has a status of {pi['status']}.",
+                               code="payment_intent_unexpected_state")  # fmt: skip
+        pi["status"] = "canceled"
+        pi["canceled_at"] = int(time.time())
+        pi["cancellation_reason"] = params.get("cancellation_reason")
+        return 200, self._save(writes, pi)
 
-    def _refund(self, store, params) -> tuple[int, dict]:
+    def _refund(self, store, writes, params) -> tuple[int, dict]:
         pi = self._get(store, params["payment_intent"])
         amount = int(params.get("amount", pi["amount"]))
         refunded = int(pi.get("amount_refunded", 0))
@@ -187,30 +196,29 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
             return 400, _error("invalid_request_error", "Refund amount is greater than the unrefunded charge.",
                                code="charge_already_refunded")  # fmt: skip
         pi["amount_refunded"] = refunded + amount
-        self._save(store, pi)
-        return 200, self._save(store, {"id": _new_id("re"), "object": "refund", "amount": amount, "status": "succeeded",
-                                       "payment_intent": pi["id"]})  # fmt: skip
+        self._save(writes, pi)
+        refund = {"id": _new_id("re"), "object": "refund", "amount": amount, "status": "succeeded",
+                  "payment_intent": pi["id"]}  # fmt: skip
+        return 200, self._save(writes, refund)
 
 
 def _error(kind: str, message: str, **extra) -> dict:
     return {"error": {"type": kind, "message": message, **extra}}
 
 
-def _outbox_push(store, event_type: str, obj: dict) -> None:
+def _outbox_push(writes, event_type: str, obj: dict) -> None:
     event = {
         "id": _new_id("evt"), "object": "event", "type": event_type, "api_version": API_VERSION,
         "created": int(time.time()), "livemode": False, "data": {"object": obj},
     }  # fmt: skip
-    store.rpush(OUTBOX, json.dumps(event))
+    writes.rpush(OUTBOX, json.dumps(event))
 
 
 def local_events_take() -> list[dict]:
     """Take every event waiting in the outbox (each is delivered once)."""
-    store = _redis()
-    events = []
-    while raw := store.lpop(OUTBOX):
-        events.append(json.loads(raw))
-    return events
+    # Read and emptied in one MULTI/EXEC: concurrent takers never get the same event.
+    raw_events, _ = _redis().pipeline(transaction=True).lrange(OUTBOX, 0, -1).delete(OUTBOX).execute()
+    return [json.loads(raw) for raw in raw_events]
 
 
 def local_event_signed(event: dict, *, timestamp: int | None = None, secret: str | None = None) -> tuple[bytes, str]:

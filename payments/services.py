@@ -1,6 +1,8 @@
 """Money movements: every one is a balanced ledger transaction with an idempotency key."""
 
+import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -9,28 +11,40 @@ from django.utils import timezone
 
 from marketplace.errors import ConflictError, DomainError
 from marketplace.money import bps_share
-from orders.models import Order, OrderEvent
+from orders.models import Order, OrderEvent, OrderLine
 from payments import ledger
 from payments.ledger import Kind
 from payments.models import LedgerEntry, LedgerTransaction, Refund
 
+logger = logging.getLogger(__name__)
 
-def escrow_capture(*, order: Order) -> None:
-    """Paid: the order's total leaves payment clearing. The promoters' commissions become
-    pending in their names; the rest is held in the order's escrow account."""
-    parts = settlement_parts(order)
-    entries = [
-        (ledger.account_get(kind=Kind.CLEARING), -order.total_minor),
-        (ledger.account_get(kind=Kind.ESCROW, order=order), order.total_minor - sum(parts.commissions.values())),
-    ]
-    for promoter_id, amount in parts.commissions.items():
-        entries.append((ledger.account_get(kind=Kind.PROMOTER_PENDING, user=_Ref(promoter_id)), amount))
-    ledger.ledger_post(
-        idempotency_key=f"capture:order:{order.pk}",
-        kind=LedgerTransaction.Kind.PAYMENT_CAPTURED,
-        order=order,
-        entries=entries,
-    )
+
+def escrow_capture(*, orders: list[Order], lines: list[OrderLine]) -> None:
+    """Paid: each order's total leaves payment clearing. The promoters' commissions become
+    pending in their names; the rest is held in the order's escrow account. One balanced
+    transaction per order, all posted together. `lines` are the orders' lines that carry a
+    commission (the others add nothing to settlement_parts)."""
+    by_order: dict[int, list[OrderLine]] = {}
+    for line in lines:
+        by_order.setdefault(line.order_id, []).append(line)
+    postings = []
+    for order in orders:
+        parts = settlement_parts(order, by_order.get(order.pk, []))
+        entries = [
+            (ledger.AccountRef(Kind.CLEARING), -order.total_minor),
+            (ledger.AccountRef(Kind.ESCROW, order_id=order.pk), order.total_minor - sum(parts.commissions.values())),
+        ]
+        for promoter_id, amount in parts.commissions.items():
+            entries.append((ledger.AccountRef(Kind.PROMOTER_PENDING, user_id=promoter_id), amount))
+        postings.append(
+            ledger.Posting(
+                idempotency_key=f"capture:order:{order.pk}",
+                kind=LedgerTransaction.Kind.PAYMENT_CAPTURED,
+                order_id=order.pk,
+                entries=entries,
+            )
+        )
+    ledger.ledger_post_many(postings)
 
 
 def commissions_posted(order_ids: list[int]) -> dict[int, dict[tuple[str, int], int]]:
@@ -701,23 +715,39 @@ def reconcile() -> ReconciliationReport:
 # --- Payment intents and webhooks -------------------------------------------------------
 
 
+# A "creating" marker older than this is taken to be left by a process that died between
+# Stripe's answer and recording it. Creating again is safe even if that process is only slow:
+# the idempotency key comes from the group id, so Stripe answers with the same PaymentIntent
+# (or refuses while the first call is still in flight).
+PAYMENT_INTENT_CLAIM_STALE = timedelta(minutes=2)
+
+
 def payment_intent_ensure(*, group_id: int):
     """Create the group's one PaymentIntent, once, even under concurrent requests.
 
-    Phase 1 claims the group with a conditional UPDATE (the "started" marker); phase 2
-    calls Stripe outside any lock, with an idempotency key from the group id; phase 3
+    Phase 1 claims the group with a conditional UPDATE (the "started" marker, or a stale one);
+    phase 2 calls Stripe outside any lock, with an idempotency key from the group id; phase 3
     records the answer. A request that loses the claim returns the group as it is.
     """
     from orders.models import OrderGroup
     from payments import stripe_client
 
-    group = OrderGroup.objects.get(pk=group_id)
-    if group.payment_intent_id or group.status != OrderGroup.Status.PENDING_PAYMENT:
-        return group
-    claimed = OrderGroup.objects.filter(pk=group_id, payment_intent_id="").update(payment_intent_id="creating")
+    claimed = list(
+        OrderGroup.objects.raw(
+            """
+            UPDATE orders_ordergroup SET payment_intent_id = 'creating', payment_intent_started_at = now()
+             WHERE id = %s AND status = %s
+               AND (payment_intent_id = ''
+                    OR (payment_intent_id = 'creating'
+                        AND (payment_intent_started_at IS NULL OR payment_intent_started_at < now() - %s)))
+            RETURNING *
+            """,
+            [group_id, OrderGroup.Status.PENDING_PAYMENT, PAYMENT_INTENT_CLAIM_STALE],
+        )
+    )
     if not claimed:
-        group.refresh_from_db()
-        return group
+        return OrderGroup.objects.get(pk=group_id)
+    group = claimed[0]
     try:
         intent = stripe_client.payment_intent_create(
             amount_minor=group.total_minor, group_id=group.pk, idempotency_key=f"pi-group-{group.pk}"
@@ -725,60 +755,125 @@ def payment_intent_ensure(*, group_id: int):
     except stripe_client.StripeFailure:
         OrderGroup.objects.filter(pk=group_id, payment_intent_id="creating").update(payment_intent_id="")
         raise
-    OrderGroup.objects.filter(pk=group_id).update(
-        payment_intent_id=intent["id"], payment_client_secret=intent["client_secret"]
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE orders_ordergroup SET payment_intent_id = %s, payment_client_secret = %s WHERE id = %s",
+            [intent["id"], intent["client_secret"], group_id],
+        )
     group.payment_intent_id, group.payment_client_secret = intent["id"], intent["client_secret"]
     return group
 
 
-def webhook_receive(*, payload: bytes, signature: str):
-    """Verify and store a Stripe event; handling happens in webhook_event_handle_task.
+class PaymentIntentPending(Exception):
+    """The PaymentIntent is being created (the "creating" marker): its id is not known yet."""
 
-    Returns (event row, created). A replayed event id is stored once and never handled
-    twice. Raises WebhookRejected for a bad signature, a stale timestamp or bad JSON.
+
+def payment_intent_cancel(*, group_id: int) -> str:
+    """Cancel an expired group's PaymentIntent at Stripe, so that it can no longer be paid.
+
+    Returns Stripe's status for it: "canceled", or "succeeded" when the buyer paid first (the
+    webhook handler refunds that payment); "" when the group has none. Raises
+    PaymentIntentPending while it is being created, for the task to retry: the creating request
+    records the id soon, or died before its client secret reached anyone who could pay.
     """
-    import datetime
-    import json
+    from orders.models import OrderGroup
+    from payments import stripe_client
 
+    group = OrderGroup.objects.get(pk=group_id)
+    if group.status != OrderGroup.Status.EXPIRED or not group.payment_intent_id:
+        return ""
+    if group.payment_intent_id == "creating":
+        raise PaymentIntentPending(f"Order group {group.pk}: its PaymentIntent is being created.")
+    return stripe_client.payment_intent_cancel(
+        payment_intent_id=group.payment_intent_id, idempotency_key=f"pi-cancel-group-{group.pk}"
+    )
+
+
+def webhook_receive(*, payload: bytes, signature: str):
+    """Verify a Stripe event, then store it and apply it in one transaction.
+
+    Returns (event row, created). The unique stripe_id decides: a replayed event changes
+    nothing. A payment that cannot be taken is stored as failed and sent back to the buyer,
+    once. If applying the event fails otherwise, it is stored as received and left to
+    webhook_event_handle_task (and the sweeper) to retry. Raises WebhookRejected for a bad
+    signature, a stale timestamp or bad JSON.
+    """
     import stripe
 
     from payments import stripe_client
     from payments.models import WebhookEvent
-    from payments.tasks import webhook_event_handle_task
+    from payments.tasks import payment_intent_refund_whole_task, webhook_event_handle_task
 
     if not signature:
         raise WebhookRejected("Missing Stripe-Signature header.")
     try:
-        event = stripe_client.webhook_event_verify(payload=payload, signature=signature)
+        data = stripe_client.webhook_event_verify(payload=payload, signature=signature)
     except stripe.SignatureVerificationError as exc:
         raise WebhookRejected(f"Signature check failed: {exc.user_message or exc}") from None
-    except (ValueError, AttributeError, TypeError):
-        # Not JSON, or JSON that is not an object (the SDK assumes one).
+    except ValueError:
+        # Not UTF-8, not JSON, or JSON that is not an object.
         raise WebhookRejected("The body is not a Stripe event (invalid JSON).") from None
-    data = event.to_dict()
     if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
         raise WebhookRejected("The body is not a Stripe event (it has no id or type).")
-    created_at = datetime.datetime.fromtimestamp(int(data.get("created", 0)), tz=datetime.UTC)
-    with transaction.atomic():
-        # The unique stripe_id decides: a replayed event inserts nothing and is not handled again.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO payments_webhookevent (stripe_id, type, payload, status, error, stripe_created_at, "
-                "received_at) VALUES (%s, %s, %s, 'received', '', %s, now()) "
-                "ON CONFLICT (stripe_id) DO NOTHING RETURNING id",
-                [data["id"], data["type"][:100], json.dumps(data), created_at],
-            )
-            inserted = cursor.fetchone()
-        if inserted:
-            event_pk = inserted[0]
-            transaction.on_commit(lambda: webhook_event_handle_task.delay(event_pk))
-            return WebhookEvent(pk=event_pk, stripe_id=data["id"], type=data["type"]), True
-    return WebhookEvent.objects.get(stripe_id=data["id"]), False
+    obj = data.get("data", {}).get("object", {})
+    try:
+        with transaction.atomic(durable=True):
+            # The effect first, then the row: a replayed event finds its id taken, and whatever
+            # its effect did is rolled back with it.
+            row = _webhook_event_insert(data, payload, status=_webhook_event_apply(data["type"], obj))
+            if row is None:
+                raise _Replayed
+    except _Replayed:
+        row = None
+    except PaymentRefused as exc:
+        with transaction.atomic(durable=True):
+            row = _webhook_event_insert(data, payload, status=WebhookEvent.Status.FAILED, error=str(exc))
+            if row is not None:
+                transaction.on_commit(lambda: payment_intent_refund_whole_task.delay(obj["id"]))
+    except Exception:
+        logger.exception("stripe webhook %s could not be applied; the worker retries it", data["id"])
+        with transaction.atomic(durable=True):
+            row = _webhook_event_insert(data, payload, status=WebhookEvent.Status.RECEIVED)
+            if row is not None:
+                transaction.on_commit(lambda: webhook_event_handle_task.delay(row.pk))
+    if row is None:
+        return WebhookEvent.objects.get(stripe_id=data["id"]), False
+    return row, True
 
 
 class WebhookRejected(DomainError):
     pass
+
+
+class PaymentRefused(Exception):
+    """A payment that cannot be taken (the wrong amount, a checkout that expired): the buyer
+    gets the whole PaymentIntent back."""
+
+
+class _Replayed(Exception):
+    pass
+
+
+def _webhook_event_insert(data: dict, payload: bytes, *, status: str, error: str = ""):
+    """Store an event (the body as Stripe sent it) once; None if its id was stored before.
+    A status other than received means it was applied in this transaction."""
+    import datetime
+
+    from payments.models import WebhookEvent
+
+    created_at = datetime.datetime.fromtimestamp(int(data.get("created", 0)), tz=datetime.UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO payments_webhookevent (stripe_id, type, payload, status, error, stripe_created_at, "
+            "received_at, handled_at) VALUES (%s, %s, %s, %s, %s, %s, now(), CASE WHEN %s THEN now() END) "
+            "ON CONFLICT (stripe_id) DO NOTHING RETURNING id",
+            [data["id"], data["type"][:100], payload.decode(), status, error[:1000], created_at,
+             status != WebhookEvent.Status.RECEIVED],
+        )  # fmt: skip
+        inserted = cursor.fetchone()
+    if inserted is None:
+        return None
+    return WebhookEvent(pk=inserted[0], stripe_id=data["id"], type=data["type"], status=status)
 
 
 # Event types other apps handle (disputes: chargebacks), registered from their AppConfig.ready
@@ -791,11 +886,47 @@ def webhook_handler_register(event_type: str, handler) -> None:
     WEBHOOK_HANDLERS[event_type] = handler
 
 
-def webhook_event_handle(*, event_id: int) -> str:
-    """Apply one stored event, once: the claim, the effect and the final status commit
-    together, so a crash leaves the event to be retried and never half-applied."""
+def _webhook_event_apply(event_type: str, obj: dict) -> str:
+    """What an event does, in the caller's transaction; returns the status to record.
+    Raises PaymentRefused, having changed nothing, for a payment that cannot be taken."""
     from orders import services as order_services
     from orders.models import OrderGroup
+    from payments.models import WebhookEvent
+
+    group_id = int(obj.get("metadata", {}).get("order_group_id", 0) or 0)
+    if event_type == "payment_intent.succeeded":
+        try:
+            order_services.order_group_mark_paid(
+                group_id=group_id,
+                amount_minor=int(obj.get("amount_received") or obj.get("amount")),
+                payment_intent_id=obj["id"],
+                card_fingerprint=obj.get("metadata", {}).get("card_fingerprint", ""),
+            )
+        except OrderGroup.DoesNotExist:
+            # Not one of our groups, or not its PaymentIntent.
+            return WebhookEvent.Status.IGNORED
+        except DomainError as exc:
+            # Paid for a checkout that expired, or the wrong amount.
+            raise PaymentRefused(str(exc)) from exc
+        return WebhookEvent.Status.SUCCEEDED
+    if event_type in WEBHOOK_HANDLERS:
+        return WebhookEvent.Status.SUCCEEDED if WEBHOOK_HANDLERS[event_type](obj) else WebhookEvent.Status.IGNORED
+    if event_type == "payment_intent.payment_failed" and group_id:
+        message = (obj.get("last_payment_error") or {}).get("message", "The payment failed.")
+        OrderEvent.objects.bulk_create(
+            [
+                OrderEvent(order=order, kind="payment_failed", note=message[:300])
+                for order in Order.objects.filter(group_id=group_id, status=Order.Status.PENDING_PAYMENT)
+            ]
+        )
+        return WebhookEvent.Status.SUCCEEDED
+    return WebhookEvent.Status.IGNORED
+
+
+def webhook_event_handle(*, event_id: int) -> str:
+    """Apply a stored event that was not applied on arrival, or again (a redelivered task
+    message). The claim, the effect and the final status commit together, so a crash leaves
+    the event to be retried and never half-applied."""
     from payments.models import WebhookEvent
     from payments.tasks import payment_intent_refund_whole_task
 
@@ -804,36 +935,12 @@ def webhook_event_handle(*, event_id: int) -> str:
         if event is None or event.status in (WebhookEvent.Status.SUCCEEDED, WebhookEvent.Status.IGNORED):
             return event.status if event else "busy"
         obj = event.payload.get("data", {}).get("object", {})
-        status = WebhookEvent.Status.IGNORED
-        if event.type == "payment_intent.succeeded":
-            group_id = int(obj.get("metadata", {}).get("order_group_id", 0) or 0)
-            group = OrderGroup.objects.filter(pk=group_id, payment_intent_id__in=[obj.get("id"), "creating"]).first()
-            if group is not None:
-                try:
-                    with transaction.atomic():
-                        order_services.order_group_mark_paid(
-                            group_id=group.pk,
-                            amount_minor=int(obj.get("amount_received") or obj.get("amount")),
-                            payment_intent_id=obj["id"],
-                            card_fingerprint=obj.get("metadata", {}).get("card_fingerprint", ""),
-                        )
-                    status = WebhookEvent.Status.SUCCEEDED
-                except (ConflictError, DomainError) as exc:
-                    # Paid too late (stock gone) or the wrong amount: the buyer gets the money back.
-                    event.error = str(exc)[:1000]
-                    transaction.on_commit(lambda: payment_intent_refund_whole_task.delay(obj["id"]))
-                    status = WebhookEvent.Status.FAILED
-        elif event.type in WEBHOOK_HANDLERS:
-            if WEBHOOK_HANDLERS[event.type](obj):
-                status = WebhookEvent.Status.SUCCEEDED
-        elif event.type == "payment_intent.payment_failed":
-            group_id = int(obj.get("metadata", {}).get("order_group_id", 0) or 0)
-            if group_id:
-                for order in Order.objects.filter(group_id=group_id, status=Order.Status.PENDING_PAYMENT):
-                    message = (obj.get("last_payment_error") or {}).get("message", "The payment failed.")
-                    OrderEvent.objects.create(order=order, kind="payment_failed", note=message[:300])
-                status = WebhookEvent.Status.SUCCEEDED
-        event.status = status
+        try:
+            with transaction.atomic():
+                event.status = _webhook_event_apply(event.type, obj)
+        except PaymentRefused as exc:
+            event.status, event.error = WebhookEvent.Status.FAILED, str(exc)[:1000]
+            transaction.on_commit(lambda: payment_intent_refund_whole_task.delay(obj["id"]))
         event.handled_at = timezone.now()
         event.save(update_fields=["status", "handled_at", "error"])
     return event.status

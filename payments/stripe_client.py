@@ -5,8 +5,13 @@ Stripe SDK calls go through payments.local_stripe.LocalStripeHTTPClient, an HTTP
 that answers like Stripe; tests may inject their own client with `http_client_set`.
 """
 
+import json
+import logging
+
 import stripe
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 _http_client_override: stripe.HTTPClient | None = None
 
@@ -15,7 +20,8 @@ class StripeFailure(Exception):
     """Stripe refused or could not be reached; `user_message` is safe to show.
 
     `permanent` means Stripe refused the request itself (a declined card, a closed
-    account): sending it again would be refused again. Otherwise it may be retried."""
+    account): sending it again would be refused again. Otherwise it may be retried.
+    `code` is Stripe's error code, when it gave one."""
 
     def __init__(
         self,
@@ -23,10 +29,12 @@ class StripeFailure(Exception):
         *,
         user_message: str = "The payment service did not answer. Try again.",
         permanent: bool = False,
+        code: str = "",
     ):
         super().__init__(message)
         self.user_message = user_message
         self.permanent = permanent
+        self.code = code
 
 
 def http_client_set(client: stripe.HTTPClient | None) -> None:
@@ -68,15 +76,20 @@ def payment_methods() -> list[str]:
 def _call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except stripe.CardError as exc:
-        raise StripeFailure(
-            str(exc), user_message=exc.user_message or "The card was declined.", permanent=True
-        ) from exc
-    except (stripe.InvalidRequestError, stripe.PermissionError) as exc:
-        message = exc.user_message or str(exc)
-        raise StripeFailure(str(exc), user_message=f"Stripe refused it: {message}", permanent=True) from exc
     except stripe.StripeError as exc:
-        raise StripeFailure(str(exc)) from exc
+        code = exc.code or ""
+        logger.warning(
+            "stripe call failed: %s", exc.user_message or exc,
+            extra={"stripe_error": type(exc).__name__, "stripe_code": code, "http_status": exc.http_status or 0,
+                   "stripe_request_id": exc.request_id or ""},
+        )  # fmt: skip
+        if isinstance(exc, stripe.CardError):
+            refused = {"user_message": exc.user_message or "The card was declined.", "permanent": True}
+        elif isinstance(exc, stripe.InvalidRequestError | stripe.PermissionError):
+            refused = {"user_message": f"Stripe refused it: {exc.user_message or exc}", "permanent": True}
+        else:
+            refused = {}
+        raise StripeFailure(str(exc), code=code, **refused) from exc
 
 
 def payment_intent_create(*, amount_minor: int, group_id: int, idempotency_key: str) -> dict:
@@ -100,8 +113,21 @@ def payment_intent_confirm_test(*, payment_intent_id: str, payment_method: str) 
     return {"id": intent.id, "status": intent.status}
 
 
-def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> None:
-    _call(_client().v1.payment_intents.cancel, payment_intent_id, options={"idempotency_key": idempotency_key})
+def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> str:
+    """Cancel a PaymentIntent so that it can no longer be paid; returns its status. Stripe
+    refuses to cancel one that was paid (or cancelled) already: its status is returned then."""
+    try:
+        intent = _call(
+            _client().v1.payment_intents.cancel,
+            payment_intent_id,
+            params={"cancellation_reason": "abandoned"},
+            options={"idempotency_key": idempotency_key},
+        )
+    except StripeFailure as exc:
+        if exc.code != "payment_intent_unexpected_state":
+            raise
+        intent = _call(_client().v1.payment_intents.retrieve, payment_intent_id)
+    return intent.status
 
 
 def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key: str) -> dict:
@@ -136,6 +162,12 @@ def account_create(*, email: str, idempotency_key: str) -> str:
     return account.id
 
 
-def webhook_event_verify(*, payload: bytes, signature: str) -> stripe.Event:
-    """Verify the Stripe-Signature header (HMAC and a 5-minute timestamp tolerance)."""
-    return stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300)
+def webhook_event_verify(*, payload: bytes, signature: str) -> dict:
+    """Verify the Stripe-Signature header (HMAC and a 5-minute timestamp tolerance) with the
+    SDK; returns the event as parsed JSON. Raises stripe.SignatureVerificationError, or
+    ValueError for a body that is not a JSON object."""
+    stripe.WebhookSignature.verify_header(payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300)
+    event = json.loads(payload)
+    if not isinstance(event, dict):
+        raise ValueError("The body is not a JSON object.")
+    return event

@@ -22,6 +22,11 @@ def payment_intent_refund_whole_task(payment_intent_id: str) -> None:
     services.payment_intent_refund_whole(payment_intent_id=payment_intent_id)
 
 
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=8)
+def payment_intent_cancel_task(group_id: int) -> str:
+    return services.payment_intent_cancel(group_id=group_id)
+
+
 @shared_task
 def payouts_run_task() -> int:
     """Beat: open this run's payouts; their transfers go out in batches after commit."""

@@ -158,35 +158,31 @@ def commission_refusals_record(*, group, refusals: list) -> None:
     )
 
 
-def commissions_screen_card(*, group) -> int:
+def commissions_screen_card(*, group_id: int, card_fingerprint: str, lines: list) -> int:
     """At payment, when the card is known: a promoter who paid with the buyer's card is
     the buyer. Their lines earn nothing; the refusal is recorded. Returns lines voided.
-    The caller holds the group's row lock, before the payment is posted to the ledger."""
+    `lines` are the group's lines that carry a commission; voided ones are zeroed in place
+    too. The caller holds the group's row lock, before the payment is posted to the ledger."""
     from orders.models import OrderGroup, OrderLine
 
-    if not group.card_fingerprint:
-        return 0
-    lines = list(
-        OrderLine.objects.filter(order__group=group, promoter__isnull=False, commission_bps__gt=0).select_related(
-            "share"
-        )
-    )
-    if not lines:
+    if not card_fingerprint or not lines:
         return 0
     promoters_same_card = set(
         OrderGroup.objects.filter(
-            buyer_id__in={line.promoter_id for line in lines}, card_fingerprint=group.card_fingerprint
+            buyer_id__in={line.promoter_id for line in lines}, card_fingerprint=card_fingerprint
         ).values_list("buyer_id", flat=True)
     )
     voided = [line for line in lines if line.promoter_id in promoters_same_card]
     if not voided:
         return 0
     OrderLine.objects.filter(pk__in=[line.pk for line in voided]).update(commission_bps=0, commission_base_minor=0)
+    for line in voided:
+        line.commission_bps = line.commission_base_minor = 0
     CommissionRefusal.objects.bulk_create(
         [
             CommissionRefusal(
-                share=line.share,
-                order_group=group,
+                share_id=line.share_id,
+                order_group_id=group_id,
                 product_id=line.product_id,
                 reason=CommissionRefusal.Reason.SAME_CARD,
             )

@@ -423,6 +423,79 @@ def test_api_checkout_after_a_price_change_is_a_409_naming_the_new_price(buyer_a
     assert (item["price"], item["price_changed"]) == ("53.49", True)
 
 
+API_ACCEPT_PRICES_URL = "/api/v1/cart/prices/accept/"
+
+
+def test_api_buyer_accepts_a_changed_price_and_then_checks_out_at_it(buyer_api, variant):
+    # given 2 teapots in the cart at 49.99, a price rise to 53.49, and a checkout refused for it
+    _api_add(buyer_api, variant)
+    variant_update(variant=variant, price_minor=5349)
+    refused = _api_checkout(buyer_api)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["changed"] == [{"variant_id": variant.pk, "price_seen": "49.99", "price": "53.49"}]
+
+    # when the buyer accepts the price the 409 showed
+    accepted = buyer_api.post(
+        API_ACCEPT_PRICES_URL, {"items": [{"variant_id": variant.pk, "price": "53.49"}]}, format="json"
+    )
+
+    # then the cart carries it, no longer flagged, and the same checkout now goes through at it
+    assert accepted.status_code == 200
+    (item,) = accepted.json()["items"]
+    assert (item["variant_id"], item["price"], item["price_changed"]) == (variant.pk, "53.49", False)
+    placed = _api_checkout(buyer_api)
+    assert placed.status_code == 201, placed.content
+    assert placed.json()["total"] == "113.98"  # 2 × 53.49 + 7.00 shipping
+    ((line,),) = [order["lines"] for order in placed.json()["orders"]]
+    assert (line["unit_price"], line["quantity"]) == ("53.49", 2)
+    assert Variant.objects.get(pk=variant.pk).stock == 3
+
+
+def test_api_accepting_a_price_that_moved_again_leaves_the_checkout_refused(buyer_api, variant):
+    # given a refused checkout that showed 53.49, and a second rise to 59.99 before the buyer answers
+    _api_add(buyer_api, variant)
+    variant_update(variant=variant, price_minor=5349)
+    assert _api_checkout(buyer_api).status_code == 409
+    variant_update(variant=variant, price_minor=5999)
+
+    # when the buyer accepts 53.49, the price they were shown
+    accepted = buyer_api.post(
+        API_ACCEPT_PRICES_URL, {"items": [{"variant_id": variant.pk, "price": "53.49"}]}, format="json"
+    )
+
+    # then the item keeps the price first seen, still flagged, and checkout names the newest price
+    assert accepted.status_code == 200
+    (item,) = accepted.json()["items"]
+    assert (item["price"], item["price_changed"]) == ("59.99", True)
+    assert CartItem.objects.get().price_seen_minor == 4999
+    again = _api_checkout(buyer_api)
+    assert again.status_code == 409
+    assert again.json()["error"]["changed"] == [{"variant_id": variant.pk, "price_seen": "49.99", "price": "59.99"}]
+    _assert_no_order_and_no_money(variant, stock=5)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "items"),
+        ({"items": []}, "items"),
+        ({"items": [{"variant_id": 1, "price": 53.49}]}, "items"),
+        ({"items": [{"variant_id": 1, "price": "-1"}]}, "items"),
+        ({"items": [{"variant_id": "x", "price": "1.00"}]}, "items"),
+    ],
+    ids=["missing", "empty", "float", "negative", "bad-id"],
+)
+def test_api_accepting_prices_with_bad_input_is_a_400_and_changes_nothing(buyer_api, variant, body, field):
+    _api_add(buyer_api, variant)
+    variant_update(variant=variant, price_minor=5349)
+
+    response = buyer_api.post(API_ACCEPT_PRICES_URL, body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    assert CartItem.objects.get().price_seen_minor == 4999
+
+
 def test_api_checkout_of_sold_out_stock_is_a_409_with_a_message(buyer_api, variant):
     _api_add(buyer_api, variant)
     variant_update(variant=variant, stock=0)

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from payments import ledger
 from payments.ledger import Kind, LedgerUnbalanced
-from payments.models import LedgerEntry, LedgerTransaction
+from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,3 +75,110 @@ def test_ledger_post_refuses_any_set_of_entries_that_does_not_sum_to_zero(amount
         with pytest.raises(LedgerUnbalanced):
             ledger.ledger_post(idempotency_key=f"h-{amounts}", kind="adjustment", entries=entries)
         assert LedgerEntry.objects.count() == before
+
+
+# --- ledger_post_many: several transactions in two statements -------------------------------
+
+
+def _capture(key: str, promoter_id: int, amount: int = 100) -> ledger.Posting:
+    return ledger.Posting(
+        idempotency_key=key,
+        kind="adjustment",
+        entries=[
+            (ledger.AccountRef(Kind.CLEARING), -amount),
+            (ledger.AccountRef(Kind.PROMOTER_PENDING, user_id=promoter_id), amount),
+        ],
+    )
+
+
+def test_posting_many_creates_missing_accounts_and_posts_each_key_once():
+    from tests.factories import UserFactory
+
+    # given two promoters without accounts yet
+    alice, bob = UserFactory(), UserFactory()
+
+    # when three transactions are posted together, then the same three again
+    postings = [_capture("m-1", alice.pk, 100), _capture("m-2", bob.pk, 250), _capture("m-3", alice.pk, 5)]
+    first = ledger.ledger_post_many(postings)
+    second = ledger.ledger_post_many(postings)
+
+    # then each posted once, each balanced, on one account per holder
+    assert (first, second) == (3, 0)
+    assert ledger.balance_of(kind=Kind.PROMOTER_PENDING, user=alice) == 105
+    assert ledger.balance_of(kind=Kind.PROMOTER_PENDING, user=bob) == 250
+    assert ledger.balance_of(kind=Kind.CLEARING) == -355
+    assert LedgerEntry.objects.count() == 6
+    assert sorted(LedgerAccount.objects.values_list("code", flat=True)) == sorted(
+        ["clearing:platform", f"promoter_pending:user:{alice.pk}", f"promoter_pending:user:{bob.pk}"]
+    )
+
+
+def test_posting_many_refuses_an_unbalanced_posting_before_writing_anything():
+    from tests.factories import UserFactory
+
+    promoter = UserFactory()
+    bad = ledger.Posting(
+        idempotency_key="m-bad", kind="adjustment", entries=[(ledger.AccountRef(Kind.CLEARING), -100),
+                                                             (ledger.AccountRef(Kind.PLATFORM_FEES), 99)],
+    )  # fmt: skip
+
+    with pytest.raises(LedgerUnbalanced):
+        ledger.ledger_post_many([_capture("m-ok", promoter.pk), bad])
+
+    assert not LedgerTransaction.objects.exists()
+    assert not LedgerAccount.objects.exists()
+
+
+def test_two_transactions_creating_the_same_new_account_at_once_both_post():
+    """Real connections: the second waits on the first's new account, then posts to it."""
+    import threading
+
+    from tests.factories import UserFactory
+
+    errors: list[BaseException] = []
+
+    def post(barrier: threading.Barrier, key: str, promoter_id: int) -> None:
+        try:
+            with transaction.atomic():
+                barrier.wait()
+                ledger.ledger_post_many([_capture(key, promoter_id)])
+        except BaseException as exc:  # noqa: BLE001 - the test reports what each thread met
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    promoters = [UserFactory() for _ in range(5)]
+    for promoter in promoters:
+        barrier = threading.Barrier(2)
+        threads = [
+            threading.Thread(target=post, args=(barrier, f"race-{promoter.pk}-{i}", promoter.pk)) for i in range(2)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    assert errors == []
+    for promoter in promoters:
+        assert LedgerAccount.objects.filter(code=f"promoter_pending:user:{promoter.pk}").count() == 1
+        assert ledger.balance_of(kind=Kind.PROMOTER_PENDING, user=promoter) == 200
+
+
+def test_the_database_refuses_an_unbalanced_transaction_posted_by_the_batch_statement():
+    """Control for ledger_post_many: its entries are written inside a WITH clause, and the
+    statement-level balance trigger still sees and refuses them."""
+    clearing, platform = ledger.account_get(kind=Kind.CLEARING), ledger.account_get(kind=Kind.PLATFORM_FEES)
+    params = {
+        "keys": ["m-raw"], "kinds": ["adjustment"], "orders": [None], "memos": [""],
+        "entry_keys": ["m-raw", "m-raw"], "entry_codes": [clearing.code, platform.code], "amounts": [-100, 99],
+    }  # fmt: skip
+
+    with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(ledger._POST_SQL, params)
+
+    assert not LedgerTransaction.objects.filter(idempotency_key="m-raw").exists()
+    # and the same statement with balanced amounts is accepted
+    with connection.cursor() as cursor:
+        cursor.execute(ledger._POST_SQL, {**params, "amounts": [-100, 100]})
+        assert cursor.fetchall() == [("m-raw", 2)]
+    assert ledger.balance(platform) == 100
