@@ -17,7 +17,8 @@ import time
 
 from bench.common import ROOT, database_recreate, db_config, django_setup, figure
 
-DB_NAME = "circle_bench_settlement"
+# BENCH_SETTLEMENT_DB: another name, so two worktrees can run this bench on one server at once.
+DB_NAME = os.environ.get("BENCH_SETTLEMENT_DB", "circle_bench_settlement")
 P4_LINES = [int(x) for x in os.environ.get("BENCH_P4_LINES", "10000,100000,1000000").split(",")]
 P5_PAYEES = int(os.environ.get("BENCH_P5_PAYEES", "100000"))
 LINES_PER_ORDER = 4
