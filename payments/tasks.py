@@ -42,11 +42,12 @@ SETTLE_BATCH_ORDERS = 5000
 
 @shared_task(acks_late=True)
 def orders_settle_due_task(batch_size: int = SETTLE_BATCH_ORDERS) -> int:
-    """Settle one batch; re-enqueue while a full batch came back (more work remains)."""
-    settled = services.orders_settle_due(batch_size=batch_size)
-    if settled == batch_size:
+    """Settle one batch; re-enqueue while a full batch came back (more work remains), its
+    orders settled or put on hold. Returns how many were settled."""
+    batch = services.orders_settle_due_batch(batch_size=batch_size)
+    if batch.taken == batch_size:
         orders_settle_due_task.delay(batch_size)
-    return settled
+    return batch.settled
 
 
 @shared_task
