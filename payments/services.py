@@ -741,6 +741,23 @@ def reconcile() -> ReconciliationReport:
             problems.append(f"transaction {txn_id} has no entries")
         cursor.execute(
             """
+            SELECT p.status, sum(p.amount_minor) FROM payments_payout p
+             WHERE p.status IN ('in_transit', 'paid') GROUP BY p.status
+            """
+        )
+        payouts = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT coalesce(sum(e.amount_minor), 0) FROM payments_ledgerentry e JOIN payments_ledgeraccount a "
+            "ON a.id = e.account_id WHERE a.kind IN ('promoter_pending', 'promoter_frozen')"
+        )
+        pending_total = cursor.fetchone()[0]
+    # An open order holds paid − refunded, in its escrow and its promoters' pending (or
+    # frozen) commissions; a settled one released it all (commissions in its batch).
+    # Streamed through a server-side cursor: memory stays flat however many orders.
+    open_commissions = checked = 0
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            """
             WITH escrow AS (
                 SELECT a.order_id, sum(e.amount_minor) AS amount
                   FROM payments_ledgerentry e JOIN payments_ledgeraccount a ON a.id = e.account_id
@@ -760,37 +777,22 @@ def reconcile() -> ReconciliationReport:
              WHERE o.paid_at IS NOT NULL
             """
         )
-        rows = cursor.fetchall()
-        cursor.execute(
-            """
-            SELECT p.status, sum(p.amount_minor) FROM payments_payout p
-             WHERE p.status IN ('in_transit', 'paid') GROUP BY p.status
-            """
-        )
-        payouts = dict(cursor.fetchall())
-        cursor.execute(
-            "SELECT coalesce(sum(e.amount_minor), 0) FROM payments_ledgerentry e JOIN payments_ledgeraccount a "
-            "ON a.id = e.account_id WHERE a.kind IN ('promoter_pending', 'promoter_frozen')"
-        )
-        pending_total = cursor.fetchone()[0]
-    # An open order holds paid − refunded, in its escrow and its promoters' pending (or
-    # frozen) commissions; a settled one released it all (commissions in its batch).
-    open_commissions = 0
-    for order_id, status, total_minor, refunded, escrow, commission in rows:
-        if status == Order.Status.SETTLED:
-            held, expected = escrow, 0
-        else:
-            held, expected = escrow + commission, total_minor - refunded
-            open_commissions += commission
-        if held != expected:
-            problems.append(f"order {order_id}: holds {held}, expected {expected} (paid − refunded − released)")
+        for order_id, status, total_minor, refunded, escrow, commission in cursor:
+            checked += 1
+            if status == Order.Status.SETTLED:
+                held, expected = escrow, 0
+            else:
+                held, expected = escrow + commission, total_minor - refunded
+                open_commissions += commission
+            if held != expected:
+                problems.append(f"order {order_id}: holds {held}, expected {expected} (paid − refunded − released)")
     if pending_total != open_commissions:
         problems.append(f"promoters' pending commissions {pending_total}, but open orders hold {open_commissions}")
     for status, kind in (("in_transit", Kind.PAYOUTS_IN_TRANSIT), ("paid", Kind.PAYOUTS_PAID)):
         in_ledger = LedgerEntry.objects.filter(account__kind=kind).aggregate(s=Sum("amount_minor"))["s"] or 0
         if payouts.get(status, 0) != in_ledger:
             problems.append(f"payouts {status} total {payouts.get(status, 0)} but the {kind} accounts hold {in_ledger}")
-    return ReconciliationReport(problems=problems, checked_orders=len(rows), ledger_total=total)
+    return ReconciliationReport(problems=problems, checked_orders=checked, ledger_total=total)
 
 
 # --- Payment intents and webhooks -------------------------------------------------------
