@@ -17,7 +17,8 @@ import time
 
 from bench.common import ROOT, database_recreate, db_config, django_setup, figure
 
-DB_NAME = "circle_bench_settlement"
+# BENCH_SETTLEMENT_DB: another name, so two worktrees can run this bench on one server at once.
+DB_NAME = os.environ.get("BENCH_SETTLEMENT_DB", "circle_bench_settlement")
 P4_LINES = [int(x) for x in os.environ.get("BENCH_P4_LINES", "10000,100000,1000000").split(",")]
 P5_PAYEES = int(os.environ.get("BENCH_P5_PAYEES", "100000"))
 LINES_PER_ORDER = 4
@@ -107,8 +108,52 @@ def _people(shops: int, promoters: int) -> dict:
     }  # fmt: skip
 
 
-def p4_one(lines: int) -> None:
-    """In a fresh process: generate `lines`, settle them through the task chain, print one result line."""
+# BENCH_P4_FLOOR=1: also time, at the largest size, only what settlement cannot avoid
+# writing, one step more each time (each on fresh data): 1 the locked orders' status;
+# 2 + their timeline events; 3 + one balanced ledger transaction, each order's escrow its
+# own entry (foreign keys and the balance trigger at work). No commission arithmetic, no
+# checks, no merchant or promoter legs: the ceiling for P4-RAW with those essentials.
+P4_FLOOR = os.environ.get("BENCH_P4_FLOOR") == "1"
+FLOOR_STEPS = {1: "status", 2: "+ events", 3: "+ escrow entries"}
+FLOOR_SQL = [
+    """CREATE TEMP TABLE floor_orders ON COMMIT DROP AS
+       SELECT o.id, o.total_minor,
+              (SELECT a.id FROM payments_ledgeraccount a WHERE a.order_id = o.id AND a.kind = 'escrow') AS escrow_id
+         FROM orders_order o
+        WHERE o.status = 'received' AND NOT o.is_held AND o.after_sales_ends_at <= now()
+        ORDER BY o.after_sales_ends_at, o.id LIMIT %(limit)s FOR UPDATE OF o SKIP LOCKED""",
+    "UPDATE orders_order SET status = 'settled', settled_at = now() WHERE id = ANY(ARRAY(SELECT id FROM floor_orders))",
+    """INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
+       SELECT id, 'settled', NULL, 'Completed: the held payment was released.', now() FROM floor_orders""",
+    """WITH t AS (
+           INSERT INTO payments_ledgertransaction (idempotency_key, kind, memo, created_at)
+           SELECT 'floor:' || min(id), 'settlement', '', now() FROM floor_orders RETURNING id
+       )
+       INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
+       SELECT t.id, f.escrow_id, -f.total_minor, now() FROM t, floor_orders f
+       UNION ALL
+       SELECT t.id, (SELECT id FROM payments_ledgeraccount WHERE kind = 'clearing'), sum(f.total_minor), now()
+         FROM t, floor_orders f GROUP BY t.id""",
+]
+
+
+def _floor_run(step: int) -> None:
+    from django.db import connection, transaction
+
+    from payments.tasks import SETTLE_BATCH_ORDERS
+
+    taken = SETTLE_BATCH_ORDERS
+    while taken == SETTLE_BATCH_ORDERS:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(FLOOR_SQL[0], {"limit": SETTLE_BATCH_ORDERS})
+            taken = cur.rowcount
+            for sql in FLOOR_SQL[1 : step + 1] if taken else ():
+                cur.execute(sql)
+
+
+def p4_one(lines: int, floor_step: int = 0) -> None:
+    """In a fresh process: generate `lines`, settle them through the task chain (or only
+    do floor step `floor_step`), print one result line."""
     from django.db import connection, transaction
 
     from payments import tasks
@@ -127,6 +172,11 @@ def p4_one(lines: int) -> None:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("INSERT INTO bench_raw_lines SELECT * FROM orders_orderline")
     raw_seconds = time.perf_counter() - start
+    if floor_step:
+        start = time.perf_counter()
+        _floor_run(floor_step)
+        print(f"P4FLOOR {lines / (time.perf_counter() - start):.1f} {lines / raw_seconds:.1f}")
+        return
 
     # The real chain: beat sends one message; each full batch sends the next.
     queue: list[tuple] = [()]
@@ -177,7 +227,21 @@ def run_p4() -> dict:
         figure("P4-LINEAR", rates[largest] / rates[previous], "ratio", ">=", 0.90)
     figure("P4-MSG", results[largest][2] * 1_000_000 / largest, "messages/1M-lines", "<=", 1000)
     figure("P4-MEM", max(r[3] for r in results.values()), "MB", "<=", 64)
+    if P4_FLOOR:
+        _floor_report(cfg, largest)
     return results
+
+
+def _floor_report(cfg: dict, lines: int) -> None:
+    for step, what in FLOOR_STEPS.items():
+        url = database_recreate(cfg, DB_NAME)
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.settlement", "p4", str(lines), str(step)],
+            cwd=ROOT, env=dict(os.environ, DATABASE_URL=url), check=True, stdout=subprocess.PIPE, text=True,
+        ).stdout  # fmt: skip
+        rate, raw = (float(x) for x in next(x for x in out.splitlines() if x.startswith("P4FLOOR")).split()[1:])
+        print(f"P4 floor {step} ({what}): {lines} lines at {rate:.0f} lines/s; raw {raw:.0f}; "
+              f"ratio {rate / raw:.3f}", flush=True)  # fmt: skip
 
 
 # --- P5 -----------------------------------------------------------------------------------
@@ -244,9 +308,9 @@ def run_p5() -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "p4":
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "p4":
         django_setup(os.environ["DATABASE_URL"], redis_db=13)
-        p4_one(int(sys.argv[2]))
+        p4_one(*(int(x) for x in sys.argv[2:]))
         return
     run_p4()
     run_p5()

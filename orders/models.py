@@ -121,9 +121,18 @@ class Order(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["status", "ship_by"], name="order_ship_by"),
-            models.Index(fields=["status", "auto_confirm_at"], name="order_auto_confirm"),
-            models.Index(fields=["status", "after_sales_ends_at"], name="order_after_sales"),
+            # The timers' sweeps (orders.tasks) read one status each. Partial, an order
+            # is in these indexes only while it waits in that status: every later
+            # transition (settlement's above all) writes two index entries fewer.
+            models.Index(fields=["ship_by"], condition=Q(status="paid"), name="order_ship_by_paid"),
+            models.Index(fields=["auto_confirm_at"], condition=Q(status="shipped"), name="order_auto_confirm_shipped"),
+            # Settlement's sweep, oldest first: only orders it may take are in it, so a
+            # batch reads its own rows and no more, however many orders were settled before.
+            models.Index(
+                fields=["after_sales_ends_at", "id"],
+                condition=Q(status="received", is_held=False),
+                name="order_settle_due",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(items_minor__gt=0), name="order_items_positive"),

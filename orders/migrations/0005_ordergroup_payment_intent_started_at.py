@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0002_orderline_share"),
+        ("orders", "0004_order_timer_indexes_partial"),
     ]
 
     operations = [
