@@ -4,7 +4,7 @@ batch settles, and the sweep goes on past it."""
 import pytest
 from django.utils.html import escape
 
-from marketplace.money import money_format
+from marketplace.money import bps_share, money_format
 from orders.models import Order, OrderLine
 from payments import ledger, tasks
 from payments.ledger import Kind
@@ -104,8 +104,14 @@ def test_an_order_whose_fees_and_commissions_exceed_what_was_kept_is_held(client
     assert (batch.settled, list(batch.held)) == (1, [bad.pk])
     assert _statuses([good, bad]) == [("settled", False), ("received", True)]
     bad.refresh_from_db()
-    assert "fees and commissions (" in bad.held_reason
-    assert f"exceed what was kept ({money_format(bad.total_minor)})" in bad.held_reason
+    line = bad.lines.get()
+    platform, due = bps_share(bad.total_minor, bad.platform_fee_bps), bps_share(line.commission_base_minor, 9900)
+    assert bad.held_reason == (
+        f"Settlement refused: its escrow holds {money_format(bad.total_minor - 1000)}, not the "
+        f"{money_format(bad.total_minor - due)} expected; fees and commissions ({money_format(platform + due)}) "
+        f"exceed what was kept ({money_format(bad.total_minor)}); promoter {promoter.pk}'s pending commission "
+        f"is ¥10.00, not the {money_format(due)} due."
+    )
     assert reconcile().ok
 
 
