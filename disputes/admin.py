@@ -4,18 +4,11 @@ console (/staff/disputes/), which calls the services."""
 from django.contrib import admin
 
 from disputes.models import AfterSalesRequest, CaseEvent, Dispute, Sanction
-from payments.admin import ReadOnlyAdmin
+from payments.admin import ReadOnlyAdmin, TimelineInline
 
 
-class CaseEventInline(admin.TabularInline):
+class CaseEventInline(TimelineInline):
     model = CaseEvent
-    extra = 0
-    can_delete = False
-    fields = ("created_at", "kind", "actor", "note")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AfterSalesRequest)

@@ -4,18 +4,11 @@ are placed and released by services (disputes, settlement's checks), never edite
 from django.contrib import admin
 
 from orders.models import Order, OrderEvent
-from payments.admin import ReadOnlyAdmin
+from payments.admin import ReadOnlyAdmin, TimelineInline
 
 
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(TimelineInline):
     model = OrderEvent
-    extra = 0
-    can_delete = False
-    fields = ("created_at", "kind", "actor", "note")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)

@@ -19,6 +19,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class TimelineInline(admin.TabularInline):
+    """A read-only timeline of events (orders' and cases'): written by services only."""
+
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "kind", "actor", "note")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "idempotency_key", "order", "created_at")
