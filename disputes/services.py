@@ -570,6 +570,10 @@ def chargeback_close(*, stripe_dispute_id: str, won: bool) -> int:
             dispute.save()
             _event(dispute=dispute, kind="chargeback_closed", note=note)
             _release_if_clear(order, "The chargeback was decided.")
+            order.refresh_from_db()
+            if order.status == Order.Status.PAID and not order.is_held and not _refundable(order):
+                # Nothing is left to pay for: the shop must not ship it, and the stock goes back.
+                order_services.order_cancel(order_id=order.pk, actor=None, reason="The card issuer refunded it all.")
             closed += 1
     return closed
 

@@ -18,14 +18,19 @@ from tests.factories import UserFactory, make_product
 from tests.orders.helpers import pay, place
 
 
-def shipped_sale(client, *, price=10_000, rate=1000, quantity=1, buyer=None, shop=None):
-    """A paid and shipped order of one product bought through a promoter's share."""
+def paid_sale(client, *, price=10_000, rate=1000, quantity=1, buyer=None, shop=None):
+    """A paid order of one product bought through a promoter's share."""
     extra = {"shop": shop} if shop else {}
     product = make_product(price_minor=price, commission_bps=rate, stock=50, **extra)
     promoter = UserFactory()
     share = referral_services.share_create(promoter=promoter, product=product)
     group = place(buyer or UserFactory(), (product.variants.get(), quantity), shares_by_product={product.pk: share})
-    order = pay(client, group).orders.get()
+    return pay(client, group).orders.get(), promoter
+
+
+def shipped_sale(client, *, price=10_000, rate=1000, quantity=1, buyer=None, shop=None):
+    """A paid and shipped order of one product bought through a promoter's share."""
+    order, promoter = paid_sale(client, price=price, rate=rate, quantity=quantity, buyer=buyer, shop=shop)
     order_services.order_ship(
         order_id=order.pk, merchant=order.shop.owner, carrier="SF Express", tracking_number="SF1234567"
     )

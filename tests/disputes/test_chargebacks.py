@@ -8,7 +8,7 @@ from payments import ledger
 from payments.ledger import Kind
 from payments.models import Refund, WebhookEvent
 from payments.tasks import webhook_event_handle_task
-from tests.disputes.helpers import books_ok, chargeback_event, escrow_held, promoter_held, shipped_sale
+from tests.disputes.helpers import books_ok, chargeback_event, escrow_held, paid_sale, promoter_held, shipped_sale
 from tests.disputes.test_outcomes import _commission, _settle
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +97,22 @@ def test_a_chargeback_for_an_unknown_payment_is_ignored(client):
     row = _deliver(client, body, signature)
     assert WebhookEvent.objects.get(pk=row.pk).status == "ignored"
     assert not Dispute.objects.exists()
+
+
+def test_a_chargeback_lost_in_full_before_shipping_cancels_the_order(client):
+    # given a paid order the shop has not shipped
+    order, _ = paid_sale(client)
+    stock = order.lines.get().variant.stock
+    body, signature, dispute_id = chargeback_event(order, kind="charge.dispute.created", amount=order.total_minor)
+    _deliver(client, body, signature)
+    # when the chargeback is lost
+    body, signature, _ = chargeback_event(
+        order, kind="charge.dispute.closed", amount=order.total_minor, status="lost", dispute_id=dispute_id
+    )
+    _deliver(client, body, signature)
+    # then the order can no longer be shipped and its stock is back on sale
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert order.lines.get().variant.stock == stock + order.lines.get().quantity
+    assert Refund.objects.filter(order=order).count() == 1
+    books_ok()
