@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from marketplace.errors import ConflictError, DomainError
+from marketplace.prepared import PreparedStatement, model_columns
 from orders.models import Cart, CartItem, Order, OrderEvent, OrderGroup, OrderLine
 from shops.models import Product, Shop, Variant
 
@@ -200,7 +201,9 @@ def checkout_place(
 # none deadlocks. Each variant that is still buyable at the price the buyer saw and has enough
 # stock is decremented (its product's stock total with it) and returned with what the order
 # line freezes; a line missing from the answer was refused, and the caller rolls back.
-_RESERVE_SQL = """
+_RESERVE = PreparedStatement(
+    "checkout_reserve",
+    """
 WITH wanted AS (
     SELECT * FROM unnest(%(variant_ids)s::bigint[], %(quantities)s::bigint[], %(prices)s::bigint[])
         AS w(variant_id, quantity, price_seen)
@@ -221,14 +224,23 @@ WITH wanted AS (
       FROM (SELECT product_id, sum(quantity) AS quantity FROM taken GROUP BY 1) t, products_locked
      WHERE p.id = t.product_id AND products_locked.id = p.id
 )
-SELECT * FROM taken ORDER BY shop_id, id
-"""
+SELECT id, product_id, name, price_minor, quantity, title, commission_bps, shop_id, owner_id, shipping_fee_minor
+  FROM taken ORDER BY shop_id, id
+""",
+    variant_ids="bigint[]",
+    quantities="bigint[]",
+    prices="bigint[]",
+    active="text",
+    open="text",
+)
 
 
 # The group, its orders (one per shop), their lines and their "placed" events in one
 # statement; returns the group's row. Every column is listed: a new NOT NULL field on these
 # models must be added here too (every checkout test fails until it is).
-_PLACE_SQL = """
+_PLACE = PreparedStatement(
+    "checkout_place",
+    """
 WITH placed AS (
     INSERT INTO orders_ordergroup (
         buyer_id, idempotency_key, status, currency, total_minor, ship_name, ship_phone, ship_address, ship_city,
@@ -267,8 +279,40 @@ WITH placed AS (
     INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
     SELECT id, 'placed', %(buyer)s, %(note)s, %(now)s FROM orders
 )
-SELECT * FROM placed
-"""
+SELECT """  # noqa: S608 (the model's own column names)
+    + model_columns(OrderGroup)
+    + " FROM placed",
+    buyer="bigint",
+    key="text",
+    group_status="text",
+    currency="text",
+    total="bigint",
+    ship_name="text",
+    ship_phone="text",
+    ship_address="text",
+    ship_city="text",
+    ship_postal_code="text",
+    ship_country="text",
+    now="timestamptz",
+    pay_by="timestamptz",
+    order_status="text",
+    fee_bps="integer",
+    shop_ids="bigint[]",
+    items="bigint[]",
+    shipping="bigint[]",
+    line_shops="bigint[]",
+    products="bigint[]",
+    variants="bigint[]",
+    titles="text[]",
+    variant_names="text[]",
+    prices="bigint[]",
+    quantities="bigint[]",
+    promoters="bigint[]",
+    commission_bps="bigint[]",
+    commission_bases="bigint[]",
+    shares="bigint[]",
+    note="text",
+)
 
 
 @dataclass(frozen=True)
@@ -293,8 +337,8 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_pro
         wanted[line.variant_id] = line
     ids = sorted(wanted)
     with connection.cursor() as cursor:
-        cursor.execute(
-            _RESERVE_SQL,
+        _RESERVE.execute(
+            cursor,
             {
                 "variant_ids": ids,
                 "quantities": [wanted[pk].quantity for pk in ids],
@@ -362,7 +406,7 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_pro
     }
     # A concurrent request with the same key waits on the group's unique index, then fails
     # and rolls back its reservation.
-    return next(iter(OrderGroup.objects.raw(_PLACE_SQL, params)))
+    return next(iter(_PLACE.raw(OrderGroup, params)))
 
 
 def _checkout_refuse(wanted: dict[int, CheckoutLine], *, taken: set[int]) -> None:
@@ -456,6 +500,52 @@ def _release_stock(order: Order) -> None:
         Product.objects.filter(pk=line.product_id).update(stock_total=F("stock_total") + line.quantity)
 
 
+_GROUP_PAY = PreparedStatement(
+    "order_group_pay",
+    """
+    UPDATE orders_ordergroup
+       SET status = %(paid)s, paid_at = %(now)s, payment_intent_id = %(intent)s, card_fingerprint = %(card)s
+     WHERE id = %(group)s AND status = %(pending)s AND total_minor = %(amount)s
+       AND payment_intent_id IN ('', 'creating', %(intent)s)
+    """,
+    paid="text",
+    now="timestamptz",
+    intent="text",
+    card="text",
+    group="bigint",
+    pending="text",
+    amount="bigint",
+)
+
+# The orders' row locks are taken in id order, as every transition takes them; each paid
+# order gets its timeline event in the same statement.
+_ORDERS_PAY = PreparedStatement(
+    "orders_pay",
+    """
+    WITH paid AS (
+        UPDATE orders_order SET status = %(paid)s, paid_at = %(now)s, ship_by = %(ship_by)s
+         WHERE id IN (SELECT id FROM orders_order WHERE group_id = %(group)s ORDER BY id FOR UPDATE)
+        RETURNING *
+    ), timeline AS (
+        INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
+        SELECT id, 'paid', NULL, %(note)s, %(now)s FROM paid
+    )
+    SELECT """  # noqa: S608 (the model's own column names)
+    + model_columns(Order, "paid")
+    + """, EXISTS (
+        SELECT 1 FROM orders_orderline l
+         WHERE l.order_id = paid.id AND l.promoter_id IS NOT NULL AND l.commission_bps > 0
+    ) AS has_commission
+      FROM paid ORDER BY id
+    """,
+    paid="text",
+    now="timestamptz",
+    ship_by="timestamptz",
+    group="bigint",
+    note="text",
+)
+
+
 def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id: str, card_fingerprint: str = ""):
     """Payment succeeded: each order's money is held in its escrow account.
 
@@ -476,13 +566,8 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
         # The claim: the group takes the payment if it waits for exactly this one (blank or
         # "creating": the buyer paid before the id was recorded). Its row stays locked.
         with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                UPDATE orders_ordergroup
-                   SET status = %(paid)s, paid_at = %(now)s, payment_intent_id = %(intent)s, card_fingerprint = %(card)s
-                 WHERE id = %(group)s AND status = %(pending)s AND total_minor = %(amount)s
-                   AND payment_intent_id IN ('', 'creating', %(intent)s)
-                """,
+            _GROUP_PAY.execute(
+                cursor,
                 {"paid": OrderGroup.Status.PAID, "now": now, "intent": payment_intent_id, "card": card_fingerprint,
                  "group": group_id, "pending": OrderGroup.Status.PENDING_PAYMENT, "amount": amount_minor},
             )  # fmt: skip
@@ -490,25 +575,9 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
         if not claimed:
             _group_payment_refuse(group_id, amount_minor, payment_intent_id)
             return []
-        # The orders' row locks are taken in id order, as every transition takes them; each
-        # paid order gets its timeline event in the same statement.
         paid = list(
-            Order.objects.raw(
-                """
-                WITH paid AS (
-                    UPDATE orders_order SET status = %(paid)s, paid_at = %(now)s, ship_by = %(ship_by)s
-                     WHERE id IN (SELECT id FROM orders_order WHERE group_id = %(group)s ORDER BY id FOR UPDATE)
-                    RETURNING *
-                ), timeline AS (
-                    INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
-                    SELECT id, 'paid', NULL, %(note)s, %(now)s FROM paid
-                )
-                SELECT paid.*, EXISTS (
-                    SELECT 1 FROM orders_orderline l
-                     WHERE l.order_id = paid.id AND l.promoter_id IS NOT NULL AND l.commission_bps > 0
-                ) AS has_commission
-                  FROM paid ORDER BY id
-                """,
+            _ORDERS_PAY.raw(
+                Order,
                 {
                     "paid": Order.Status.PAID,
                     "now": now,

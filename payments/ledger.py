@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
 
+from marketplace.prepared import PreparedStatement
 from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 Kind = LedgerAccount.Kind
@@ -117,19 +118,30 @@ class Posting:
 
 # Only missing accounts are inserted (no sequence value spent on the others). One that a
 # concurrent transaction is creating makes this wait for it; the next statement then sees it.
-_ACCOUNTS_SQL = """
+_ACCOUNTS = PreparedStatement(
+    "ledger_accounts_add",
+    """
 INSERT INTO payments_ledgeraccount (code, kind, shop_id, user_id, order_id, currency, created_at)
 SELECT a.code, a.kind, a.shop_id, a.user_id, a.order_id, %(currency)s, now()
   FROM unnest(%(codes)s::text[], %(kinds)s::text[], %(shops)s::bigint[], %(users)s::bigint[], %(orders)s::bigint[])
        AS a(code, kind, shop_id, user_id, order_id)
  WHERE NOT EXISTS (SELECT 1 FROM payments_ledgeraccount x WHERE x.code = a.code)
 ON CONFLICT (code) DO NOTHING
-"""
+""",
+    currency="text",
+    codes="text[]",
+    kinds="text[]",
+    shops="bigint[]",
+    users="bigint[]",
+    orders="bigint[]",
+)
 
 # The unique key decides, per transaction: one posted before (or concurrently) inserts nothing,
 # so its entries find no transaction to join and are not written either. Answers, for each
 # transaction posted now, how many entries were written (the balance trigger checks them).
-_POST_SQL = """
+_POST = PreparedStatement(
+    "ledger_post",
+    """
 WITH posted AS (
     INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
     SELECT t.key, t.kind, t.order_id, t.memo, now()
@@ -148,7 +160,15 @@ WITH posted AS (
 SELECT posted.idempotency_key, count(written.transaction_id)
   FROM posted LEFT JOIN written ON written.transaction_id = posted.id
  GROUP BY 1
-"""
+""",
+    keys="text[]",
+    kinds="text[]",
+    orders="bigint[]",
+    memos="text[]",
+    entry_keys="text[]",
+    entry_codes="text[]",
+    amounts="bigint[]",
+)
 
 
 def ledger_post_many(postings: list[Posting]) -> int:
@@ -176,8 +196,8 @@ def ledger_post_many(postings: list[Posting]) -> int:
     if not postings:
         return 0
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            _ACCOUNTS_SQL,
+        _ACCOUNTS.execute(
+            cursor,
             {
                 "currency": settings.MARKETPLACE_CURRENCY,
                 "codes": list(accounts),
@@ -187,8 +207,8 @@ def ledger_post_many(postings: list[Posting]) -> int:
                 "orders": [a.order_id for a in accounts.values()],
             },
         )
-        cursor.execute(
-            _POST_SQL,
+        _POST.execute(
+            cursor,
             {
                 "keys": keys,
                 "kinds": kinds,

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from marketplace.errors import ConflictError, DomainError
 from marketplace.money import bps_share, money_format
+from marketplace.prepared import PreparedStatement
 from orders import services as order_services
 from orders.models import Order, OrderEvent, OrderLine
 from payments import ledger
@@ -948,6 +949,25 @@ class _Replayed(Exception):
     pass
 
 
+_WEBHOOK_EVENT_INSERT = PreparedStatement(
+    "webhook_event_insert",
+    """
+    INSERT INTO payments_webhookevent (stripe_id, type, payload, status, error, stripe_created_at, received_at,
+                                       handled_at)
+    VALUES (%(stripe_id)s, %(type)s, %(payload)s, %(status)s, %(error)s, %(created)s, now(),
+            CASE WHEN %(handled)s THEN now() END)
+    ON CONFLICT (stripe_id) DO NOTHING RETURNING id
+    """,
+    stripe_id="text",
+    type="text",
+    payload="jsonb",
+    status="text",
+    error="text",
+    created="timestamptz",
+    handled="boolean",
+)
+
+
 def _webhook_event_insert(data: dict, payload: bytes, *, status: str, error: str = ""):
     """Store an event (the body as Stripe sent it) once; None if its id was stored before.
     A status other than received means it was applied in this transaction."""
@@ -957,12 +977,10 @@ def _webhook_event_insert(data: dict, payload: bytes, *, status: str, error: str
 
     created_at = datetime.datetime.fromtimestamp(int(data.get("created", 0)), tz=datetime.UTC)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO payments_webhookevent (stripe_id, type, payload, status, error, stripe_created_at, "
-            "received_at, handled_at) VALUES (%s, %s, %s, %s, %s, %s, now(), CASE WHEN %s THEN now() END) "
-            "ON CONFLICT (stripe_id) DO NOTHING RETURNING id",
-            [data["id"], data["type"][:100], payload.decode(), status, error[:1000], created_at,
-             status != WebhookEvent.Status.RECEIVED],
+        _WEBHOOK_EVENT_INSERT.execute(
+            cursor,
+            {"stripe_id": data["id"], "type": data["type"][:100], "payload": payload.decode(), "status": status,
+             "error": error[:1000], "created": created_at, "handled": status != WebhookEvent.Status.RECEIVED},
         )  # fmt: skip
         inserted = cursor.fetchone()
     if inserted is None:

@@ -174,11 +174,11 @@ def test_the_database_refuses_an_unbalanced_transaction_posted_by_the_batch_stat
     }  # fmt: skip
 
     with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(ledger._POST_SQL, params)
+        ledger._POST.execute(cursor, params)
 
     assert not LedgerTransaction.objects.filter(idempotency_key="m-raw").exists()
     # and the same statement with balanced amounts is accepted
     with connection.cursor() as cursor:
-        cursor.execute(ledger._POST_SQL, {**params, "amounts": [-100, 100]})
+        ledger._POST.execute(cursor, {**params, "amounts": [-100, 100]})
         assert cursor.fetchall() == [("m-raw", 2)]
     assert ledger.balance(platform) == 100
