@@ -500,31 +500,22 @@ def _release_stock(order: Order) -> None:
         Product.objects.filter(pk=line.product_id).update(stock_total=F("stock_total") + line.quantity)
 
 
+# The claim and its effect in one statement. The group takes the payment if it waits for
+# exactly this one (blank or "creating": the buyer paid before the id was recorded); its row
+# is locked first (the orders' scan needs its id), then the orders' rows in id order, as every
+# transition takes them. Each paid order gets its timeline event. No row: nothing was claimed.
 _GROUP_PAY = PreparedStatement(
     "order_group_pay",
     """
-    UPDATE orders_ordergroup
-       SET status = %(paid)s, paid_at = %(now)s, payment_intent_id = %(intent)s, card_fingerprint = %(card)s
-     WHERE id = %(group)s AND status = %(pending)s AND total_minor = %(amount)s
-       AND payment_intent_id IN ('', 'creating', %(intent)s)
-    """,
-    paid="text",
-    now="timestamptz",
-    intent="text",
-    card="text",
-    group="bigint",
-    pending="text",
-    amount="bigint",
-)
-
-# The orders' row locks are taken in id order, as every transition takes them; each paid
-# order gets its timeline event in the same statement.
-_ORDERS_PAY = PreparedStatement(
-    "orders_pay",
-    """
-    WITH paid AS (
+    WITH claimed AS (
+        UPDATE orders_ordergroup
+           SET status = %(group_paid)s, paid_at = %(now)s, payment_intent_id = %(intent)s, card_fingerprint = %(card)s
+         WHERE id = %(group)s AND status = %(pending)s AND total_minor = %(amount)s
+           AND payment_intent_id IN ('', 'creating', %(intent)s)
+        RETURNING id
+    ), paid AS (
         UPDATE orders_order SET status = %(paid)s, paid_at = %(now)s, ship_by = %(ship_by)s
-         WHERE id IN (SELECT id FROM orders_order WHERE group_id = %(group)s ORDER BY id FOR UPDATE)
+         WHERE id IN (SELECT id FROM orders_order WHERE group_id = (SELECT id FROM claimed) ORDER BY id FOR UPDATE)
         RETURNING *
     ), timeline AS (
         INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
@@ -538,10 +529,15 @@ _ORDERS_PAY = PreparedStatement(
     ) AS has_commission
       FROM paid ORDER BY id
     """,
-    paid="text",
+    group_paid="text",
     now="timestamptz",
-    ship_by="timestamptz",
+    intent="text",
+    card="text",
     group="bigint",
+    pending="text",
+    amount="bigint",
+    paid="text",
+    ship_by="timestamptz",
     note="text",
 )
 
@@ -563,30 +559,26 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
     # No savepoint of its own: the caller's transaction (the webhook's, with the event row)
     # commits or rolls back the payment as one.
     with transaction.atomic(savepoint=False):
-        # The claim: the group takes the payment if it waits for exactly this one (blank or
-        # "creating": the buyer paid before the id was recorded). Its row stays locked.
-        with connection.cursor() as cursor:
-            _GROUP_PAY.execute(
-                cursor,
-                {"paid": OrderGroup.Status.PAID, "now": now, "intent": payment_intent_id, "card": card_fingerprint,
-                 "group": group_id, "pending": OrderGroup.Status.PENDING_PAYMENT, "amount": amount_minor},
-            )  # fmt: skip
-            claimed = cursor.rowcount
-        if not claimed:
-            _group_payment_refuse(group_id, amount_minor, payment_intent_id)
-            return []
         paid = list(
-            _ORDERS_PAY.raw(
+            _GROUP_PAY.raw(
                 Order,
                 {
-                    "paid": Order.Status.PAID,
+                    "group_paid": OrderGroup.Status.PAID,
                     "now": now,
-                    "ship_by": now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS),
+                    "intent": payment_intent_id,
+                    "card": card_fingerprint,
                     "group": group_id,
+                    "pending": OrderGroup.Status.PENDING_PAYMENT,
+                    "amount": amount_minor,
+                    "paid": Order.Status.PAID,
+                    "ship_by": now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS),
                     "note": "Payment received and held until you confirm receipt.",
                 },
             )
         )
+        if not paid:
+            _group_payment_refuse(group_id, amount_minor, payment_intent_id)
+            return []
         commission_lines = []
         if any(order.has_commission for order in paid):
             commission_lines = list(

@@ -817,6 +817,30 @@ def reconcile() -> ReconciliationReport:
 PAYMENT_INTENT_CLAIM_STALE = timedelta(minutes=2)
 
 
+_PAYMENT_INTENT_CLAIM_SQL = """
+UPDATE orders_ordergroup SET payment_intent_id = 'creating', payment_intent_started_at = now()
+ WHERE id = %s AND status = %s
+   AND (payment_intent_id = ''
+        OR (payment_intent_id = 'creating'
+            AND (payment_intent_started_at IS NULL OR payment_intent_started_at < now() - %s)))
+RETURNING *
+"""
+
+
+def _no_flush_wait(sql: str) -> str:
+    """`sql` as its own transaction that commits without waiting for the WAL flush (unless the
+    caller's transaction holds it, which then decides).
+
+    For the claim and the record of a PaymentIntent: a database crash may lose the last few
+    such commits, and that is harmless. A lost claim or record leaves the group as it was
+    before, so it is claimed again and the create call, keyed on the group id, gets the same
+    PaymentIntent back from Stripe; a payment that arrives meanwhile is taken by a group still
+    waiting for its intent. Any later durable commit flushes them too."""
+    if connection.in_atomic_block:
+        return sql
+    return "SET LOCAL synchronous_commit = off; " + sql
+
+
 def payment_intent_ensure(*, group_id: int):
     """Create the group's one PaymentIntent, once, even under concurrent requests.
 
@@ -829,14 +853,7 @@ def payment_intent_ensure(*, group_id: int):
 
     claimed = list(
         OrderGroup.objects.raw(
-            """
-            UPDATE orders_ordergroup SET payment_intent_id = 'creating', payment_intent_started_at = now()
-             WHERE id = %s AND status = %s
-               AND (payment_intent_id = ''
-                    OR (payment_intent_id = 'creating'
-                        AND (payment_intent_started_at IS NULL OR payment_intent_started_at < now() - %s)))
-            RETURNING *
-            """,
+            _no_flush_wait(_PAYMENT_INTENT_CLAIM_SQL),
             [group_id, OrderGroup.Status.PENDING_PAYMENT, PAYMENT_INTENT_CLAIM_STALE],
         )
     )
@@ -852,7 +869,9 @@ def payment_intent_ensure(*, group_id: int):
         raise
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE orders_ordergroup SET payment_intent_id = %s, payment_client_secret = %s WHERE id = %s",
+            _no_flush_wait(
+                "UPDATE orders_ordergroup SET payment_intent_id = %s, payment_client_secret = %s WHERE id = %s"
+            ),
             [intent["id"], intent["client_secret"], group_id],
         )
     group.payment_intent_id, group.payment_client_secret = intent["id"], intent["client_secret"]
