@@ -38,8 +38,10 @@ class PreparedStatement:
             raise ValueError(f"{name}: parameters {sorted(names)} but types for {sorted(types)}")
         self.name = name
         self.names = names
-        self.prepare_sql = f"PREPARE {name} ({', '.join(types[n] for n in names)}) AS {body}"
-        self.execute_sql = f"EXECUTE {name} ({', '.join(f'%s::{types[n]}' for n in names)})"
+        declared = f" ({', '.join(types[n] for n in names)})" if names else ""
+        passed = f" ({', '.join(f'%s::{types[n]}' for n in names)})" if names else ""
+        self.prepare_sql = f"PREPARE {name}{declared} AS {body}"
+        self.execute_sql = f"EXECUTE {name}{passed}"
 
     def _ensure_prepared(self, cursor) -> None:
         # Tracked per database connection: a new connection (after close or a failure) has
@@ -60,9 +62,39 @@ class PreparedStatement:
         self._ensure_prepared(cursor)
         cursor.execute(self.execute_sql, self.params(values))
 
-    def raw(self, model, values: dict):
-        """Its rows as `model` instances (Manager.raw); the output columns name the fields."""
-        connection.ensure_connection()
+    def instances(self, model, values: dict) -> list:
+        """Its rows as `model` instances (see instances_fetch)."""
         with connection.cursor() as cursor:
-            self._ensure_prepared(cursor)
-        return model.objects.raw(self.execute_sql, self.params(values))
+            self.execute(cursor, values)
+            return instances_fetch(cursor, model)
+
+
+def instances_fetch(cursor, model) -> list:
+    """The cursor's rows as `model` instances. The output starts with the model's own columns
+    in model_columns order; each further column becomes an attribute of its name. (Built
+    directly, as Model.from_db does: Manager.raw costs more than these statements.)"""
+    fields = model._meta.concrete_fields
+    extra = [column.name for column in cursor.description[len(fields) :]]
+    converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+    found = []
+    for row in cursor.fetchall():
+        own = list(row[: len(fields)])
+        for i, convert in converters:
+            own[i] = convert(own[i], None, connection)
+        instance = model.from_db(connection.alias, None, own)
+        for name, value in zip(extra, row[len(fields) :], strict=True):
+            setattr(instance, name, value)
+        found.append(instance)
+    return found
+
+
+def execute_in_one_round_trip(cursor, *calls: tuple[PreparedStatement, dict]) -> None:
+    """Run several statements, in order, sent as one query string: one round trip. Each
+    statement still takes its own snapshot, as if sent alone; `cursor` then holds the last
+    one's rows. (A failing one aborts the transaction, as it would alone.)"""
+    for statement, _ in calls:
+        statement._ensure_prepared(cursor)
+    cursor.execute(
+        "; ".join(statement.execute_sql for statement, _ in calls),
+        [param for statement, values in calls for param in statement.params(values)],
+    )

@@ -406,7 +406,7 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_pro
     }
     # A concurrent request with the same key waits on the group's unique index, then fails
     # and rolls back its reservation.
-    return next(iter(_PLACE.raw(OrderGroup, params)))
+    return _PLACE.instances(OrderGroup, params)[0]
 
 
 def _checkout_refuse(wanted: dict[int, CheckoutLine], *, taken: set[int]) -> None:
@@ -559,22 +559,20 @@ def order_group_mark_paid(*, group_id: int, amount_minor: int, payment_intent_id
     # No savepoint of its own: the caller's transaction (the webhook's, with the event row)
     # commits or rolls back the payment as one.
     with transaction.atomic(savepoint=False):
-        paid = list(
-            _GROUP_PAY.raw(
-                Order,
-                {
-                    "group_paid": OrderGroup.Status.PAID,
-                    "now": now,
-                    "intent": payment_intent_id,
-                    "card": card_fingerprint,
-                    "group": group_id,
-                    "pending": OrderGroup.Status.PENDING_PAYMENT,
-                    "amount": amount_minor,
-                    "paid": Order.Status.PAID,
-                    "ship_by": now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS),
-                    "note": "Payment received and held until you confirm receipt.",
-                },
-            )
+        paid = _GROUP_PAY.instances(
+            Order,
+            {
+                "group_paid": OrderGroup.Status.PAID,
+                "now": now,
+                "intent": payment_intent_id,
+                "card": card_fingerprint,
+                "group": group_id,
+                "pending": OrderGroup.Status.PENDING_PAYMENT,
+                "amount": amount_minor,
+                "paid": Order.Status.PAID,
+                "ship_by": now + timedelta(days=settings.MARKETPLACE_SHIP_BY_DAYS),
+                "note": "Payment received and held until you confirm receipt.",
+            },
         )
         if not paid:
             _group_payment_refuse(group_id, amount_minor, payment_intent_id)

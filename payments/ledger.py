@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from marketplace.prepared import PreparedStatement
+from marketplace.prepared import PreparedStatement, execute_in_one_round_trip
 from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 Kind = LedgerAccount.Kind
@@ -172,8 +172,8 @@ SELECT posted.idempotency_key, count(written.transaction_id)
 
 
 def ledger_post_many(postings: list[Posting]) -> int:
-    """Post balanced transactions with two statements, however many there are: the missing
-    accounts first, then the transactions with all their entries. Returns how many were
+    """Post balanced transactions with two statements in one round trip, however many there
+    are: the missing accounts first, then the transactions with all their entries. Returns how many were
     posted now; as with ledger_post, a key seen before posts nothing."""
     accounts: dict[str, AccountRef] = {}
     entry_counts: dict[str, int] = {}
@@ -196,28 +196,32 @@ def ledger_post_many(postings: list[Posting]) -> int:
     if not postings:
         return 0
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        _ACCOUNTS.execute(
+        # The post's snapshot is taken after the accounts statement ran: it sees them all.
+        execute_in_one_round_trip(
             cursor,
-            {
-                "currency": settings.MARKETPLACE_CURRENCY,
-                "codes": list(accounts),
-                "kinds": [a.kind for a in accounts.values()],
-                "shops": [a.shop_id for a in accounts.values()],
-                "users": [a.user_id for a in accounts.values()],
-                "orders": [a.order_id for a in accounts.values()],
-            },
-        )
-        _POST.execute(
-            cursor,
-            {
-                "keys": keys,
-                "kinds": kinds,
-                "orders": order_ids,
-                "memos": memos,
-                "entry_keys": entry_keys,
-                "entry_codes": entry_codes,
-                "amounts": amounts,
-            },
+            (
+                _ACCOUNTS,
+                {
+                    "currency": settings.MARKETPLACE_CURRENCY,
+                    "codes": list(accounts),
+                    "kinds": [a.kind for a in accounts.values()],
+                    "shops": [a.shop_id for a in accounts.values()],
+                    "users": [a.user_id for a in accounts.values()],
+                    "orders": [a.order_id for a in accounts.values()],
+                },
+            ),
+            (
+                _POST,
+                {
+                    "keys": keys,
+                    "kinds": kinds,
+                    "orders": order_ids,
+                    "memos": memos,
+                    "entry_keys": entry_keys,
+                    "entry_codes": entry_codes,
+                    "amounts": amounts,
+                },
+            ),
         )
         written = dict(cursor.fetchall())
         for key, count in written.items():

@@ -76,73 +76,64 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
         return None
 
     def request(self, method, url, headers, post_data=None, *, _usage=None):
-        path = urlsplit(url).path
+        method, path = method.lower(), urlsplit(url).path
         self.requests.append((method.upper(), path))
-        store = _redis()
-        key = (headers or {}).get("Idempotency-Key")
-        if key and method.lower() == "post":
-            cached = store.get(f"{PREFIX}idem:{key}")
-            if cached:
-                status, body = json.loads(cached)
-                return body, status, {"Idempotent-Replayed": "true", "Request-Id": _new_id("req")}
-        # Reads go to Redis at once; a request's writes (objects, events, its idempotent answer)
-        # are applied together at the end, in one MULTI/EXEC round trip.
-        writes = store.pipeline(transaction=True)
-        status, obj = self._route(store, writes, method.lower(), path, _parse_form(post_data))
+        params = _parse_form(post_data)
+        parts = path.strip("/").split("/")[1:]  # drop "v1"
+        key = (headers or {}).get("Idempotency-Key") if method == "post" else None
+        idem_key = f"{PREFIX}idem:{key}" if key else None
+        # Two round trips at most: one read (an earlier answer to the same key, and the object
+        # the request works on), then all the writes and this answer in one atomic script.
+        read_keys = [k for k in (idem_key, _object_read(parts, params)) if k]
+        found = dict(zip(read_keys, _redis().mget(read_keys), strict=True)) if read_keys else {}
+        if found.get(idem_key):
+            return _replayed(found[idem_key])
+        writes = _Writes()
+        status, obj = self._route(found, writes, method, parts, path, params)
         body = json.dumps(obj)
-        if key and method.lower() == "post":
-            writes.set(f"{PREFIX}idem:{key}", json.dumps([status, body]), ex=86400)
-        writes.execute()
+        earlier = writes.commit(idem_key, json.dumps([status, body]))
+        if earlier is not None:
+            # A concurrent request with the same key answered first; this one changed nothing.
+            return _replayed(earlier)
         return body, status, {"Request-Id": _new_id("req")}
 
     # --- Routing -------------------------------------------------------------------------
 
-    def _route(self, store, writes, method, path, params) -> tuple[int, dict]:
-        parts = path.strip("/").split("/")[1:]  # drop "v1"
+    def _route(self, found, writes, method, parts, path, params) -> tuple[int, dict]:
         try:
             if parts == ["payment_intents"] and method == "post":
                 return 200, self._pi_create(writes, params)
             if len(parts) == 2 and parts[0] == "payment_intents" and method == "get":
-                return 200, self._get(store, parts[1])
+                return 200, _get(found, parts[1])
             if len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "confirm":
-                return self._pi_confirm(store, writes, parts[1], params)
+                return self._pi_confirm(found, writes, parts[1], params)
             if len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "cancel":
-                return self._pi_cancel(store, writes, parts[1], params)
+                return self._pi_cancel(found, writes, parts[1], params)
             if parts == ["refunds"] and method == "post":
-                return self._refund(store, writes, params)
+                return self._refund(found, writes, params)
             if parts == ["transfers"] and method == "post":
-                return self._transfer(store, writes, params)
+                return self._transfer(found, writes, params)
             if parts == ["accounts"] and method == "post":
                 account = {"id": _new_id("acct"), "object": "account", "type": params.get("type"),
                            "email": params.get("email")}  # fmt: skip
-                return 200, self._save(writes, account, expires=False)
+                return 200, writes.save(account, expires=False)
         except KeyError as exc:
             return 404, _error("invalid_request_error", f"No such object: {exc.args[0]}", code="resource_missing")
         return 404, _error("invalid_request_error", f"Unrecognized request URL ({method.upper()} {path}).")
 
-    def _save(self, writes, obj: dict, *, expires: bool = True) -> dict:
-        writes.set(PREFIX + obj["id"], json.dumps(obj), ex=30 * 86400 if expires else None)
-        return obj
-
-    def _transfer(self, store, writes, params) -> tuple[int, dict]:
+    def _transfer(self, found, writes, params) -> tuple[int, dict]:
         destination = params.get("destination", "")
-        if store.get(PREFIX + destination) is None:
+        if found.get(PREFIX + destination) is None:
             # What Stripe answers for an account that does not exist (or was closed).
             return 400, _error("invalid_request_error", f"No such destination: '{destination}'",
                                code="resource_missing", param="destination")  # fmt: skip
         transfer = {"id": _new_id("tr"), "object": "transfer", "amount": int(params["amount"]),
                     "currency": params["currency"], "destination": destination}  # fmt: skip
-        return 200, self._save(writes, transfer)
-
-    def _get(self, store, object_id: str) -> dict:
-        raw = store.get(PREFIX + object_id)
-        if raw is None:
-            raise KeyError(object_id)
-        return json.loads(raw)
+        return 200, writes.save(transfer)
 
     def _pi_create(self, writes, params) -> dict:
         pi_id = _new_id("pi")
-        return self._save(writes, {
+        return writes.save({
             "id": pi_id, "object": "payment_intent", "amount": int(params["amount"]), "currency": params["currency"],
             "status": "requires_payment_method", "client_secret": f"{pi_id}_secret_{secrets.token_hex(8)}",
             "payment_method_types": params.get("payment_method_types", ["card"]),
@@ -150,8 +141,8 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
             "latest_charge": None, "amount_received": 0, "created": int(time.time()), "livemode": False,
         })  # fmt: skip
 
-    def _pi_confirm(self, store, writes, pi_id, params) -> tuple[int, dict]:
-        pi = self._get(store, pi_id)
+    def _pi_confirm(self, found, writes, pi_id, params) -> tuple[int, dict]:
+        pi = _get(found, pi_id)
         if pi["status"] == "succeeded":
             return 400, _error("invalid_request_error", "This PaymentIntent has already succeeded.",
                                code="payment_intent_unexpected_state")  # fmt: skip
@@ -165,19 +156,19 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
         if outcome == "failed":
             pi["status"] = "requires_payment_method"
             pi["last_payment_error"] = {"code": "card_declined", "message": decline}
-            self._save(writes, pi)
-            _outbox_push(writes, "payment_intent.payment_failed", pi)
+            writes.save(pi)
+            writes.event("payment_intent.payment_failed", pi)
             return 402, _error("card_error", decline, code="card_declined", decline_code="generic_decline")
         pi["status"] = "succeeded"
         pi["amount_received"] = pi["amount"]
         pi["latest_charge"] = _new_id("ch")
         pi["metadata"]["card_fingerprint"] = fingerprint
-        self._save(writes, pi)
-        _outbox_push(writes, "payment_intent.succeeded", pi)
+        writes.save(pi)
+        writes.event("payment_intent.succeeded", pi)
         return 200, pi
 
-    def _pi_cancel(self, store, writes, pi_id, params) -> tuple[int, dict]:
-        pi = self._get(store, pi_id)
+    def _pi_cancel(self, found, writes, pi_id, params) -> tuple[int, dict]:
+        pi = _get(found, pi_id)
         if pi["status"] in ("succeeded", "canceled"):
             # Stripe refuses to cancel a PaymentIntent that is paid or already cancelled.
             return 400, _error("invalid_request_error",
@@ -186,39 +177,118 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
         pi["status"] = "canceled"
         pi["canceled_at"] = int(time.time())
         pi["cancellation_reason"] = params.get("cancellation_reason")
-        return 200, self._save(writes, pi)
+        return 200, writes.save(pi)
 
-    def _refund(self, store, writes, params) -> tuple[int, dict]:
-        pi = self._get(store, params["payment_intent"])
+    def _refund(self, found, writes, params) -> tuple[int, dict]:
+        pi = _get(found, params["payment_intent"])
         amount = int(params.get("amount", pi["amount"]))
         refunded = int(pi.get("amount_refunded", 0))
         if pi["status"] != "succeeded" or amount + refunded > pi["amount"]:
             return 400, _error("invalid_request_error", "Refund amount is greater than the unrefunded charge.",
                                code="charge_already_refunded")  # fmt: skip
         pi["amount_refunded"] = refunded + amount
-        self._save(writes, pi)
+        writes.save(pi)
         refund = {"id": _new_id("re"), "object": "refund", "amount": amount, "status": "succeeded",
                   "payment_intent": pi["id"]}  # fmt: skip
-        return 200, self._save(writes, refund)
+        return 200, writes.save(refund)
 
 
 def _error(kind: str, message: str, **extra) -> dict:
     return {"error": {"type": kind, "message": message, **extra}}
 
 
-def _outbox_push(writes, event_type: str, obj: dict) -> None:
-    event = {
-        "id": _new_id("evt"), "object": "event", "type": event_type, "api_version": API_VERSION,
-        "created": int(time.time()), "livemode": False, "data": {"object": obj},
-    }  # fmt: skip
-    writes.rpush(OUTBOX, json.dumps(event))
+def _object_read(parts: list[str], params: dict) -> str | None:
+    """The Redis key of the object a request works on, if any."""
+    if len(parts) >= 2 and parts[0] == "payment_intents":
+        return PREFIX + parts[1]
+    if parts == ["refunds"] and params.get("payment_intent"):
+        return PREFIX + params["payment_intent"]
+    if parts == ["transfers"] and params.get("destination"):
+        return PREFIX + params["destination"]
+    return None
+
+
+def _get(found: dict, object_id: str) -> dict:
+    raw = found.get(PREFIX + object_id)
+    if raw is None:
+        raise KeyError(object_id)
+    return json.loads(raw)
+
+
+def _replayed(earlier: str):
+    status, body = json.loads(earlier)
+    return body, status, {"Idempotent-Replayed": "true", "Request-Id": _new_id("req")}
+
+
+# A request's writes, all or none, in one round trip. When ARGV[1] is "1", KEYS[1] is the
+# idempotency key: if it has an answer already, that answer is returned and nothing is
+# written. Otherwise each key gets its (op, value, expiry in seconds or 0) triple from ARGV.
+_COMMIT_LUA = """
+if ARGV[1] == '1' then
+    local earlier = redis.call('GET', KEYS[1])
+    if earlier then return earlier end
+end
+for i = 1, #KEYS do
+    local op, value, ttl = ARGV[3 * i - 1], ARGV[3 * i], tonumber(ARGV[3 * i + 1])
+    if op == 'rpush' then
+        redis.call('RPUSH', KEYS[i], value)
+    elseif ttl > 0 then
+        redis.call('SET', KEYS[i], value, 'EX', ttl)
+    else
+        redis.call('SET', KEYS[i], value)
+    end
+end
+return false
+"""
+
+_TAKE_LUA = "local events = redis.call('LRANGE', KEYS[1], 0, -1) redis.call('DEL', KEYS[1]) return events"
+
+_scripts: dict = {}
+
+
+def _script(source: str):
+    client = _redis()
+    script = _scripts.get((id(client), source))
+    if script is None:
+        script = _scripts[(id(client), source)] = client.register_script(source)
+    return script
+
+
+class _Writes:
+    """What a request changes, applied together by commit()."""
+
+    def __init__(self):
+        self.keys: list[str] = []
+        self.args: list = []
+
+    def save(self, obj: dict, *, expires: bool = True) -> dict:
+        self.keys.append(PREFIX + obj["id"])
+        self.args += ["set", json.dumps(obj), 30 * 86400 if expires else 0]
+        return obj
+
+    def event(self, event_type: str, obj: dict) -> None:
+        """Put an event for `obj` in the outbox, as Stripe would send it."""
+        event = {
+            "id": _new_id("evt"), "object": "event", "type": event_type, "api_version": API_VERSION,
+            "created": int(time.time()), "livemode": False, "data": {"object": obj},
+        }  # fmt: skip
+        self.keys.append(OUTBOX)
+        self.args += ["rpush", json.dumps(event), 0]
+
+    def commit(self, idem_key: str | None, answer: str) -> str | None:
+        """Apply the writes, recording `answer` under the idempotency key if there is one.
+        Returns the earlier answer instead when the key has one (nothing is written then)."""
+        if idem_key:
+            return _script(_COMMIT_LUA)(keys=[idem_key, *self.keys], args=["1", "set", answer, 86400, *self.args])
+        if self.keys:
+            _script(_COMMIT_LUA)(keys=self.keys, args=["0", *self.args])
+        return None
 
 
 def local_events_take() -> list[dict]:
     """Take every event waiting in the outbox (each is delivered once)."""
-    # Read and emptied in one MULTI/EXEC: concurrent takers never get the same event.
-    raw_events, _ = _redis().pipeline(transaction=True).lrange(OUTBOX, 0, -1).delete(OUTBOX).execute()
-    return [json.loads(raw) for raw in raw_events]
+    # Read and emptied in one script: concurrent takers never get the same event.
+    return [json.loads(raw) for raw in _script(_TAKE_LUA)(keys=[OUTBOX])]
 
 
 def local_event_signed(event: dict, *, timestamp: int | None = None, secret: str | None = None) -> tuple[bytes, str]:

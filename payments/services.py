@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from marketplace.errors import ConflictError, DomainError
 from marketplace.money import bps_share, money_format
-from marketplace.prepared import PreparedStatement
+from marketplace.prepared import PreparedStatement, execute_in_one_round_trip, instances_fetch, model_columns
 from orders import services as order_services
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderEvent, OrderGroup, OrderLine
 from payments import ledger
 from payments.ledger import Kind
 from payments.models import LedgerEntry, LedgerTransaction, Refund
@@ -817,19 +817,38 @@ def reconcile() -> ReconciliationReport:
 PAYMENT_INTENT_CLAIM_STALE = timedelta(minutes=2)
 
 
-_PAYMENT_INTENT_CLAIM_SQL = """
-UPDATE orders_ordergroup SET payment_intent_id = 'creating', payment_intent_started_at = now()
- WHERE id = %s AND status = %s
-   AND (payment_intent_id = ''
-        OR (payment_intent_id = 'creating'
-            AND (payment_intent_started_at IS NULL OR payment_intent_started_at < now() - %s)))
-RETURNING *
-"""
+_PAYMENT_INTENT_CLAIM = PreparedStatement(
+    "payment_intent_claim",
+    """
+    UPDATE orders_ordergroup SET payment_intent_id = 'creating', payment_intent_started_at = now()
+     WHERE id = %(group)s AND status = %(pending)s
+       AND (payment_intent_id = ''
+            OR (payment_intent_id = 'creating'
+                AND (payment_intent_started_at IS NULL OR payment_intent_started_at < now() - %(stale)s)))
+    RETURNING """  # noqa: S608 (the model's own column names)
+    + model_columns(OrderGroup),
+    group="bigint",
+    pending="text",
+    stale="interval",
+)
+
+_PAYMENT_INTENT_RECORD = PreparedStatement(
+    "payment_intent_record",
+    "UPDATE orders_ordergroup SET payment_intent_id = %(intent)s, payment_client_secret = %(client_secret)s "
+    "WHERE id = %(group)s",
+    intent="text",
+    client_secret="text",  # noqa: S106 (a parameter's SQL type, not a secret)
+    group="bigint",
+)
+
+_COMMIT_WITHOUT_FLUSH_WAIT = PreparedStatement(
+    "commit_without_flush_wait", "SELECT set_config('synchronous_commit', 'off', true)"
+)
 
 
-def _no_flush_wait(sql: str) -> str:
-    """`sql` as its own transaction that commits without waiting for the WAL flush (unless the
-    caller's transaction holds it, which then decides).
+def _without_flush_wait(cursor, statement: PreparedStatement, values: dict) -> None:
+    """Run `statement` as its own transaction that commits without waiting for the WAL flush
+    (unless the caller's transaction holds it, which then decides).
 
     For the claim and the record of a PaymentIntent: a database crash may lose the last few
     such commits, and that is harmless. A lost claim or record leaves the group as it was
@@ -837,8 +856,11 @@ def _no_flush_wait(sql: str) -> str:
     PaymentIntent back from Stripe; a payment that arrives meanwhile is taken by a group still
     waiting for its intent. Any later durable commit flushes them too."""
     if connection.in_atomic_block:
-        return sql
-    return "SET LOCAL synchronous_commit = off; " + sql
+        statement.execute(cursor, values)
+    else:
+        # Sent together, the two run as one implicit transaction; set_config(..., true) is
+        # local to it.
+        execute_in_one_round_trip(cursor, (_COMMIT_WITHOUT_FLUSH_WAIT, {}), (statement, values))
 
 
 def payment_intent_ensure(*, group_id: int):
@@ -851,12 +873,13 @@ def payment_intent_ensure(*, group_id: int):
     from orders.models import OrderGroup
     from payments import stripe_client
 
-    claimed = list(
-        OrderGroup.objects.raw(
-            _no_flush_wait(_PAYMENT_INTENT_CLAIM_SQL),
-            [group_id, OrderGroup.Status.PENDING_PAYMENT, PAYMENT_INTENT_CLAIM_STALE],
+    with connection.cursor() as cursor:
+        _without_flush_wait(
+            cursor,
+            _PAYMENT_INTENT_CLAIM,
+            {"group": group_id, "pending": OrderGroup.Status.PENDING_PAYMENT, "stale": PAYMENT_INTENT_CLAIM_STALE},
         )
-    )
+        claimed = instances_fetch(cursor, OrderGroup)
     if not claimed:
         return OrderGroup.objects.get(pk=group_id)
     group = claimed[0]
@@ -868,11 +891,10 @@ def payment_intent_ensure(*, group_id: int):
         OrderGroup.objects.filter(pk=group_id, payment_intent_id="creating").update(payment_intent_id="")
         raise
     with connection.cursor() as cursor:
-        cursor.execute(
-            _no_flush_wait(
-                "UPDATE orders_ordergroup SET payment_intent_id = %s, payment_client_secret = %s WHERE id = %s"
-            ),
-            [intent["id"], intent["client_secret"], group_id],
+        _without_flush_wait(
+            cursor,
+            _PAYMENT_INTENT_RECORD,
+            {"intent": intent["id"], "client_secret": intent["client_secret"], "group": group_id},
         )
     group.payment_intent_id, group.payment_client_secret = intent["id"], intent["client_secret"]
     return group

@@ -2,7 +2,7 @@ import pytest
 from django.db import connection, transaction
 
 from accounts.models import User
-from marketplace.prepared import PreparedStatement, model_columns
+from marketplace.prepared import PreparedStatement, execute_in_one_round_trip, model_columns
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,14 +43,34 @@ def test_rows_come_back_as_model_instances():
     user = User.objects.create_user(email="prepared@example.com", password=None)
     by_email = PreparedStatement(
         "test_user_by_email",
-        "SELECT " + model_columns(User, "u") + " FROM accounts_user u WHERE u.email = %(email)s",  # noqa: S608
+        "SELECT " + model_columns(User, "u") + ", u.id * 2 AS doubled FROM accounts_user u "  # noqa: S608
+        "WHERE u.email = %(email)s",
         email="text",
     )
-    found = list(by_email.raw(User, {"email": "prepared@example.com"}))
-    assert [u.pk for u in found] == [user.pk]
-    assert found[0].email == "prepared@example.com"
+    found = by_email.instances(User, {"email": "prepared@example.com"})
+    assert [(u.pk, u.email, u.doubled) for u in found] == [(user.pk, "prepared@example.com", user.pk * 2)]
+    assert found[0].date_joined == user.date_joined
+    assert not found[0]._state.adding
+    assert by_email.instances(User, {"email": "nobody@example.com"}) == []
+
+
+def test_a_statement_without_parameters():
+    now = PreparedStatement("test_now", "SELECT 1 + 1")
+    with connection.cursor() as cursor:
+        now.execute(cursor, {})
+        assert cursor.fetchone() == (2,)
 
 
 def test_every_parameter_needs_a_declared_type():
     with pytest.raises(ValueError, match="parameters"):
         PreparedStatement("test_bad", "SELECT %(a)s, %(b)s", a="int")
+
+
+def test_statements_sent_together_run_in_order_and_the_cursor_holds_the_last_ones_rows():
+    remember = PreparedStatement("test_remember", "SELECT set_config('circle.test', %(v)s, false)", v="text")
+    recall = PreparedStatement("test_recall", "SELECT current_setting('circle.test') || %(suffix)s", suffix="text")
+    with connection.cursor() as cursor:
+        execute_in_one_round_trip(cursor, (remember, {"v": "first"}), (recall, {"suffix": "!"}))
+        assert cursor.fetchall() == [("first!",)]
+        execute_in_one_round_trip(cursor, (remember, {"v": "second"}), (recall, {"suffix": "?"}))
+        assert cursor.fetchall() == [("second?",)]
