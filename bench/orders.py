@@ -100,7 +100,7 @@ def _checkout_and_pay_loop(args) -> int:
             address=address,
             idempotency_key=uuid.uuid4().hex,
         )
-        group = payment_services.payment_intent_ensure(group_id=group.pk)
+        group = payment_services.payment_intent_ensure(group_id=group.pk, placed=group)
         stripe_client.payment_intent_confirm_test(
             payment_intent_id=group.payment_intent_id, payment_method="pm_card_visa"
         )

@@ -176,7 +176,7 @@ class CheckoutApi(_Buyer):
                 {"error": {"status": 409, "code": exc.code, "message": exc.message, "changed": changed}}, status=409
             )
         try:
-            group = payment_services.payment_intent_ensure(group_id=group.pk)
+            group = payment_services.payment_intent_ensure(group_id=group.pk, placed=group)
         except stripe_client.StripeFailure as exc:
             return Response(
                 {"error": {"status": 502, "code": "payment_unavailable", "message": exc.user_message}}, status=502

@@ -64,6 +64,11 @@ class OrderGroup(models.Model):
     pay_by = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
 
+    # True on the group checkout_place returns when that call placed it. A group is born
+    # claimed for its PaymentIntent by the request that places it (the "creating" marker):
+    # that request creates it (payment_intent_ensure(placed_now=True)), no other does.
+    placed_now = False
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["buyer", "idempotency_key"], name="order_group_idempotency"),

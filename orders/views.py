@@ -136,7 +136,7 @@ def checkout(request):
                     shares_by_product=shares_by_product,
                 )
                 referral_services.commission_refusals_record(group=group, refusals=refusals)
-            payment_services.payment_intent_ensure(group_id=group.pk)
+            payment_services.payment_intent_ensure(group_id=group.pk, placed=group)
         except services.PriceChanged as exc:
             services.cart_refresh_prices(cart=cart_obj)
             messages.warning(request, exc.message)
@@ -174,9 +174,14 @@ def pay(request, group_id: int):
         group = payment_services.payment_intent_ensure(group_id=group.pk)
     except stripe_client.StripeFailure as exc:
         messages.error(request, exc.user_message)
+    # Another request (the checkout's, or a double tap's) is creating the PaymentIntent.
+    preparing = group.payment_intent_id in ("", "creating")
     if request.method == "POST":
         if not settings.STRIPE_TEST_MODE:
             raise Http404
+        if preparing:
+            messages.info(request, "Your payment is still being prepared. Try again in a moment.")
+            return redirect("pay", group_id=group.pk)
         card = request.POST.get("card", "")
         if card not in TEST_CARDS:
             messages.error(request, "Choose one of the test cards.")
@@ -193,7 +198,7 @@ def pay(request, group_id: int):
     return render(
         request,
         "orders/pay.html",
-        {"group": group, "test_mode": settings.STRIPE_TEST_MODE, "test_cards": TEST_CARDS,
+        {"group": group, "preparing": preparing, "test_mode": settings.STRIPE_TEST_MODE, "test_cards": TEST_CARDS,
          "publishable_key": settings.STRIPE_PUBLISHABLE_KEY},
     )  # fmt: skip
 

@@ -863,26 +863,31 @@ def _without_flush_wait(cursor, statement: PreparedStatement, values: dict) -> N
         execute_in_one_round_trip(cursor, (_COMMIT_WITHOUT_FLUSH_WAIT, {}), (statement, values))
 
 
-def payment_intent_ensure(*, group_id: int):
+def payment_intent_ensure(*, group_id: int, placed: OrderGroup | None = None):
     """Create the group's one PaymentIntent, once, even under concurrent requests.
 
-    Phase 1 claims the group with a conditional UPDATE (the "started" marker, or a stale one);
-    phase 2 calls Stripe outside any lock, with an idempotency key from the group id; phase 3
-    records the answer. A request that loses the claim returns the group as it is.
+    Phase 1 claims the group with a conditional UPDATE (the "creating" marker, when it is
+    blank or stale); phase 2 calls Stripe outside any lock, with an idempotency key from the
+    group id; phase 3 records the answer. A request that loses the claim returns the group as
+    it is. `placed` is the group as checkout_place returned it to this caller: when that call
+    placed it, it was born claimed by this caller and phase 1 is skipped (once: the instance
+    is marked as used).
     """
-    from orders.models import OrderGroup
     from payments import stripe_client
 
-    with connection.cursor() as cursor:
-        _without_flush_wait(
-            cursor,
-            _PAYMENT_INTENT_CLAIM,
-            {"group": group_id, "pending": OrderGroup.Status.PENDING_PAYMENT, "stale": PAYMENT_INTENT_CLAIM_STALE},
-        )
-        claimed = instances_fetch(cursor, OrderGroup)
-    if not claimed:
-        return OrderGroup.objects.get(pk=group_id)
-    group = claimed[0]
+    if placed is not None and placed.placed_now and placed.pk == group_id:
+        group, placed.placed_now = placed, False
+    else:
+        with connection.cursor() as cursor:
+            _without_flush_wait(
+                cursor,
+                _PAYMENT_INTENT_CLAIM,
+                {"group": group_id, "pending": OrderGroup.Status.PENDING_PAYMENT, "stale": PAYMENT_INTENT_CLAIM_STALE},
+            )
+            claimed = instances_fetch(cursor, OrderGroup)
+        if not claimed:
+            return OrderGroup.objects.get(pk=group_id)
+        group = claimed[0]
     try:
         intent = stripe_client.payment_intent_create(
             amount_minor=group.total_minor, group_id=group.pk, idempotency_key=f"pi-group-{group.pk}"
@@ -908,17 +913,20 @@ def payment_intent_cancel(*, group_id: int) -> str:
     """Cancel an expired group's PaymentIntent at Stripe, so that it can no longer be paid.
 
     Returns Stripe's status for it: "canceled", or "succeeded" when the buyer paid first (the
-    webhook handler refunds that payment); "" when the group has none. Raises
-    PaymentIntentPending while it is being created, for the task to retry: the creating request
-    records the id soon, or died before its client secret reached anyone who could pay.
+    webhook handler refunds that payment); "" when the group has none, or a "creating" marker
+    gone stale: its creator died before the client secret reached anyone who could pay. Raises
+    PaymentIntentPending while it is being created, for the task to retry: the creating
+    request records the id soon.
     """
-    from orders.models import OrderGroup
     from payments import stripe_client
 
     group = OrderGroup.objects.get(pk=group_id)
     if group.status != OrderGroup.Status.EXPIRED or not group.payment_intent_id:
         return ""
     if group.payment_intent_id == "creating":
+        started = group.payment_intent_started_at
+        if started is None or started < timezone.now() - PAYMENT_INTENT_CLAIM_STALE:
+            return ""
         raise PaymentIntentPending(f"Order group {group.pk}: its PaymentIntent is being created.")
     return stripe_client.payment_intent_cancel(
         payment_intent_id=group.payment_intent_id, idempotency_key=f"pi-cancel-group-{group.pk}"

@@ -44,7 +44,7 @@ def deliver_events(client) -> list:
 
 
 def pay(client, group, card: str = "pm_card_visa"):
-    group = payment_services.payment_intent_ensure(group_id=group.pk)
+    group = payment_services.payment_intent_ensure(group_id=group.pk, placed=group)
     try:
         stripe_client.payment_intent_confirm_test(payment_intent_id=group.payment_intent_id, payment_method=card)
     finally:

@@ -12,11 +12,11 @@ from orders.models import Cart, CartItem, Order, OrderGroup
 from orders.services import order_group_expire
 from payments.local_stripe import TEST_CARDS
 from payments.models import LedgerEntry, LedgerTransaction
-from payments.services import reconcile
+from payments.services import payment_intent_ensure, reconcile
 from shops.models import Variant
 from shops.services import variant_update
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import deliver_events
+from tests.orders.helpers import deliver_events, place
 
 pytestmark = pytest.mark.django_db
 
@@ -551,3 +551,28 @@ def test_api_checkout_needs_a_signed_in_buyer(api_client, variant):
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "not_authenticated"
     assert not OrderGroup.objects.exists()
+
+
+def test_the_payment_page_waits_while_another_request_creates_the_payment_intent(buyer, buyer_client, variant):
+    # given a group whose PaymentIntent another request is still creating (a double tap's
+    # first request, waiting for Stripe): it was born claimed by that request
+    group = place(buyer, (variant, 1))
+    assert group.payment_intent_id == "creating"
+
+    # when the buyer opens the payment page, and taps Pay anyway
+    page = buyer_client.get(f"/pay/{group.pk}/")
+    response = buyer_client.post(f"/pay/{group.pk}/", {"card": "pm_card_visa"})
+
+    # then the page says the payment is being prepared and offers no payment form, the tap is
+    # refused with a message, and nothing reached Stripe
+    assert page.status_code == 200
+    assert "Preparing your payment" in page.content.decode()
+    assert 'name="card"' not in page.content.decode()
+    assert (response.status_code, response.url) == (302, f"/pay/{group.pk}/")
+    assert _messages(response) == ["Your payment is still being prepared. Try again in a moment."]
+    group.refresh_from_db()
+    assert (group.payment_intent_id, group.status) == ("creating", OrderGroup.Status.PENDING_PAYMENT)
+
+    # when that request records the PaymentIntent, the page offers the payment
+    payment_intent_ensure(group_id=group.pk, placed=group)
+    assert 'name="card"' in buyer_client.get(f"/pay/{group.pk}/").content.decode()

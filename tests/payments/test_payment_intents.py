@@ -13,7 +13,13 @@ from orders.services import order_group_expire
 from payments import stripe_client
 from payments.local_stripe import LocalStripeHTTPClient, local_event_signed, local_events_take
 from payments.models import LedgerEntry, Refund, WebhookEvent
-from payments.services import PAYMENT_INTENT_CLAIM_STALE, payment_intent_ensure, reconcile
+from payments.services import (
+    PAYMENT_INTENT_CLAIM_STALE,
+    PaymentIntentPending,
+    payment_intent_cancel,
+    payment_intent_ensure,
+    reconcile,
+)
 from payments.tasks import payment_intent_cancel_task, payment_intent_refund_whole_task
 from shops.models import Variant
 from tests.factories import UserFactory, make_product
@@ -92,7 +98,7 @@ def test_a_claim_left_by_a_dead_process_is_taken_again_after_the_timeout_and_fin
 
     monkeypatch.setattr(stripe_client, "payment_intent_create", create_then_die)
     with pytest.raises(ProcessDied):
-        payment_intent_ensure(group_id=group.pk)
+        payment_intent_ensure(group_id=group.pk, placed=group)
     monkeypatch.setattr(stripe_client, "payment_intent_create", real_create)
     group.refresh_from_db()
     assert (group.payment_intent_id, group.payment_client_secret) == ("creating", "")
@@ -141,6 +147,27 @@ def test_a_claim_that_is_not_stale_is_never_taken_twice(group, stripe_calls):
     assert stripe_calls.calls == []
 
 
+def test_the_placing_request_creates_the_payment_intent_once_and_a_repeated_checkout_does_not(variant, stripe_calls):
+    # given a group just placed: born claimed by the request that placed it
+    buyer = UserFactory()
+    group = place(buyer, (variant, 1), key="k-1")
+    assert (group.placed_now, group.payment_intent_id) == (True, "creating")
+
+    # when that request creates its PaymentIntent, and calls again with the same instance
+    first = payment_intent_ensure(group_id=group.pk, placed=group)
+    again = payment_intent_ensure(group_id=group.pk, placed=group)
+    # and the same checkout is repeated (a retry): it gets the group, not placed now
+    repeat = place(buyer, (variant, 1), key="k-1")
+
+    # then Stripe was asked once, and everyone sees the one PaymentIntent
+    assert len(stripe_calls.to("POST", "/v1/payment_intents")) == 1
+    assert first.payment_intent_id.startswith("pi_")
+    assert again.payment_intent_id == first.payment_intent_id
+    assert (repeat.pk, repeat.placed_now) == (group.pk, False)
+    assert payment_intent_ensure(group_id=repeat.pk, placed=repeat).payment_intent_id == first.payment_intent_id
+    assert len(stripe_calls.to("POST", "/v1/payment_intents")) == 1
+
+
 # --- An expired checkout's PaymentIntent (issue 4) -----------------------------------------
 
 
@@ -148,7 +175,7 @@ def test_an_expired_checkout_cancels_its_payment_intent_so_it_can_no_longer_be_p
     group, variant, stripe_calls, tasks_run_here, django_capture_on_commit_callbacks
 ):
     # given a checkout with its PaymentIntent, past its pay-by time
-    group = payment_intent_ensure(group_id=group.pk)
+    group = payment_intent_ensure(group_id=group.pk, placed=group)
 
     # when the sweeper expires it
     with django_capture_on_commit_callbacks(execute=True) as enqueued:
@@ -182,9 +209,12 @@ def test_an_expired_checkout_cancels_its_payment_intent_so_it_can_no_longer_be_p
     assert not LedgerEntry.objects.exists()
 
 
-def test_an_expired_checkout_without_a_payment_intent_calls_nothing(
+def test_an_expired_checkout_whose_payment_intent_creation_failed_calls_nothing(
     group, stripe_calls, django_capture_on_commit_callbacks
 ):
+    # given a checkout whose create call failed at Stripe (the claim is given back)
+    OrderGroup.objects.filter(pk=group.pk).update(payment_intent_id="")
+
     with django_capture_on_commit_callbacks(execute=True) as enqueued:
         _expire(group)
 
@@ -192,11 +222,39 @@ def test_an_expired_checkout_without_a_payment_intent_calls_nothing(
     assert stripe_calls.calls == []
 
 
+def test_an_expired_checkout_whose_placing_request_died_before_calling_stripe_calls_nothing(
+    group, stripe_calls, tasks_run_here, django_capture_on_commit_callbacks
+):
+    # given a checkout born claimed by its request, which died before calling Stripe: its
+    # "creating" marker is older than the claim timeout when the group expires
+    OrderGroup.objects.filter(pk=group.pk).update(
+        payment_intent_started_at=timezone.now() - PAYMENT_INTENT_CLAIM_STALE - timedelta(seconds=1)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True) as enqueued:
+        _expire(group)
+
+    # then the cancel task finds nothing anybody could pay, and calls nothing
+    assert len(enqueued) == 1
+    assert stripe_calls.calls == []
+    assert payment_intent_cancel_task.apply(args=[group.pk], throw=True).get() == ""
+
+
+def test_an_expired_checkout_whose_payment_intent_is_being_created_is_retried(group, stripe_calls):
+    # given a group that expired while its creator still waits for Stripe (a recent marker)
+    OrderGroup.objects.filter(pk=group.pk).update(status=OrderGroup.Status.EXPIRED)
+
+    # then the cancel waits for the id: the task retries
+    with pytest.raises(PaymentIntentPending):
+        payment_intent_cancel(group_id=group.pk)
+    assert stripe_calls.calls == []
+
+
 def test_a_payment_that_arrives_after_the_checkout_expired_is_refunded_once(
     client, group, variant, stripe_calls, tasks_run_here, django_capture_on_commit_callbacks
 ):
     # given a buyer who paid at Stripe just before the checkout expired, so the cancel came too late
-    group = payment_intent_ensure(group_id=group.pk)
+    group = payment_intent_ensure(group_id=group.pk, placed=group)
     stripe_client.payment_intent_confirm_test(payment_intent_id=group.payment_intent_id, payment_method="pm_card_visa")
     (event,) = local_events_take()
     with django_capture_on_commit_callbacks(execute=True):

@@ -69,7 +69,7 @@ def group():
 
 def _pay_at_stripe(group, *cards: str) -> list[dict]:
     """Confirm the group's PaymentIntent with each card in turn; the events Stripe would send."""
-    group = payment_intent_ensure(group_id=group.pk)
+    group = payment_intent_ensure(group_id=group.pk, placed=group)
     for card in cards:
         # A declined card raises; its payment_intent.payment_failed event is in the outbox all the same.
         with contextlib.suppress(stripe_client.StripeFailure):
@@ -238,7 +238,7 @@ def test_a_success_arriving_before_the_intent_id_is_recorded_pays_the_group(clie
     monkeypatch.setattr(stripe_client, "payment_intent_create", create_and_pay_before_answering)
 
     # when the group's PaymentIntent is created
-    payment_intent_ensure(group_id=group.pk)
+    payment_intent_ensure(group_id=group.pk, placed=group)
 
     # then the early event paid the group once, and recording the id afterwards broke nothing
     assert seen["marker"] == "creating"
