@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -196,17 +196,25 @@ def checkout_place(
         return existing
 
 
-# One statement reserves the stock of every line. The wanted variant rows are locked first, in
-# id order, and then their products, in id order: every checkout takes them in that order, so
-# none deadlocks. Each variant that is still buyable at the price the buyer saw and has enough
-# stock is decremented (its product's stock total with it) and returned with what the order
-# line freezes; a line missing from the answer was refused, and the caller rolls back.
-_RESERVE = PreparedStatement(
-    "checkout_reserve",
+# One statement reserves the stock of every line and places the group. The wanted variant rows
+# are locked first, in id order, and then their products, in id order: every checkout takes
+# them in that order, so none deadlocks. Each variant that is still buyable at the price the
+# buyer saw and has enough stock is decremented (its product's stock total with it). Only if
+# every line was taken are the group, its orders (one per shop), their lines and their
+# "placed" events inserted; the group's row comes back, born claimed for its PaymentIntent by
+# this request (see OrderGroup.placed_now). Otherwise the one row that comes back has no group
+# and lists the variants taken (the caller raises the reason and rolls back). Each line
+# freezes its price, its promoter (the line's own, else the product's share; nobody earns on
+# their own purchase or their own shop's products), rate and base. Every column is listed: a
+# new NOT NULL field on these models must be added here too (every checkout test fails until
+# it is).
+_CHECKOUT = PreparedStatement(
+    "checkout_place",
     """
 WITH wanted AS (
-    SELECT * FROM unnest(%(variant_ids)s::bigint[], %(quantities)s::bigint[], %(prices)s::bigint[])
-        AS w(variant_id, quantity, price_seen)
+    SELECT * FROM unnest(%(variant_ids)s::bigint[], %(quantities)s::bigint[], %(prices)s::bigint[],
+                         %(line_promoters)s::bigint[])
+        AS w(variant_id, quantity, price_seen, promoter_id)
 ), locked AS MATERIALIZED (
     SELECT v.id FROM shops_variant v WHERE v.id = ANY(%(variant_ids)s) ORDER BY v.id FOR UPDATE
 ), taken AS (
@@ -215,43 +223,37 @@ WITH wanted AS (
      WHERE v.id = locked.id AND w.variant_id = v.id AND p.id = v.product_id AND s.id = p.shop_id
        AND v.is_active AND p.status = %(active)s AND s.status = %(open)s
        AND v.price_minor = w.price_seen AND v.stock >= w.quantity
-    RETURNING v.id, v.product_id, v.name, v.price_minor, w.quantity, p.title, p.commission_bps,
-              p.shop_id, s.owner_id, s.shipping_fee_minor
+    RETURNING v.id, v.product_id, v.name, v.price_minor, w.quantity, w.promoter_id AS line_promoter_id, p.title,
+              p.commission_bps, p.shop_id, s.owner_id, s.shipping_fee_minor
 ), products_locked AS MATERIALIZED (
     SELECT p.id FROM shops_product p WHERE p.id IN (SELECT product_id FROM taken) ORDER BY p.id FOR UPDATE
 ), products AS (
     UPDATE shops_product p SET stock_total = p.stock_total - t.quantity
       FROM (SELECT product_id, sum(quantity) AS quantity FROM taken GROUP BY 1) t, products_locked
      WHERE p.id = t.product_id AND products_locked.id = p.id
-)
-SELECT id, product_id, name, price_minor, quantity, title, commission_bps, shop_id, owner_id, shipping_fee_minor
-  FROM taken ORDER BY shop_id, id
-""",
-    variant_ids="bigint[]",
-    quantities="bigint[]",
-    prices="bigint[]",
-    active="text",
-    open="text",
-)
-
-
-# The group, its orders (one per shop), their lines and their "placed" events in one
-# statement; returns the group's row. Every column is listed: a new NOT NULL field on these
-# models must be added here too (every checkout test fails until it is). The group is born
-# claimed for its PaymentIntent by this request (see OrderGroup.placed_now).
-_PLACE = PreparedStatement(
-    "checkout_place",
-    """
-WITH placed AS (
+), complete AS MATERIALIZED (
+    SELECT count(*) = cardinality(%(variant_ids)s) AS ok FROM taken
+), attributed AS (
+    SELECT t.*, sh.share_id, coalesce(t.line_promoter_id, sh.promoter_id) AS candidate
+      FROM taken t
+      LEFT JOIN unnest(%(share_products)s::bigint[], %(share_ids)s::bigint[], %(share_promoters)s::bigint[])
+           AS sh(product_id, share_id, promoter_id) ON sh.product_id = t.product_id
+), line_rows AS (
+    SELECT a.*, CASE WHEN a.candidate IN (%(buyer)s, a.owner_id) THEN NULL ELSE a.candidate END AS promoter_id
+      FROM attributed a
+), shop_rows AS (
+    SELECT shop_id, sum(price_minor * quantity) AS items, min(shipping_fee_minor) AS shipping
+      FROM taken GROUP BY shop_id
+), placed AS (
     INSERT INTO orders_ordergroup (
         buyer_id, idempotency_key, status, currency, total_minor, ship_name, ship_phone, ship_address, ship_city,
         ship_postal_code, ship_country, payment_intent_id, payment_intent_started_at, payment_client_secret,
         card_fingerprint, created_at, pay_by
-    ) VALUES (
-        %(buyer)s, %(key)s, %(group_status)s, %(currency)s, %(total)s, %(ship_name)s, %(ship_phone)s,
-        %(ship_address)s, %(ship_city)s, %(ship_postal_code)s, %(ship_country)s, 'creating', %(now)s, '', '',
-        %(now)s, %(pay_by)s
     )
+    SELECT %(buyer)s, %(key)s, %(group_status)s, %(currency)s, (SELECT sum(items + shipping) FROM shop_rows),
+           %(ship_name)s, %(ship_phone)s, %(ship_address)s, %(ship_city)s, %(ship_postal_code)s, %(ship_country)s,
+           'creating', %(now)s, '', '', %(now)s, %(pay_by)s
+     WHERE (SELECT ok FROM complete)
     RETURNING *
 ), orders AS (
     INSERT INTO orders_order (
@@ -260,36 +262,46 @@ WITH placed AS (
     )
     SELECT placed.id, o.shop_id, %(buyer)s, %(order_status)s, %(currency)s, o.items, o.shipping,
            o.items + o.shipping, %(fee_bps)s, 0, false, '', %(now)s, '', ''
-      FROM placed, unnest(%(shop_ids)s::bigint[], %(items)s::bigint[], %(shipping)s::bigint[])
-           AS o(shop_id, items, shipping)
+      FROM placed, shop_rows o
+     ORDER BY o.shop_id
     RETURNING id, shop_id
 ), lines AS (
     INSERT INTO orders_orderline (
         order_id, product_id, variant_id, title, variant_name, unit_price_minor, quantity, total_minor,
         promoter_id, commission_bps, commission_base_minor, share_id
     )
-    SELECT orders.id, l.product_id, l.variant_id, l.title, l.variant_name, l.price, l.quantity,
-           l.price * l.quantity, l.promoter_id, l.commission_bps, l.commission_base, l.share_id
-      FROM orders
-      JOIN unnest(%(line_shops)s::bigint[], %(products)s::bigint[], %(variants)s::bigint[], %(titles)s::text[],
-                  %(variant_names)s::text[], %(prices)s::bigint[], %(quantities)s::bigint[],
-                  %(promoters)s::bigint[], %(commission_bps)s::bigint[], %(commission_bases)s::bigint[],
-                  %(shares)s::bigint[])
-           AS l(shop_id, product_id, variant_id, title, variant_name, price, quantity, promoter_id,
-                commission_bps, commission_base, share_id)
-        ON l.shop_id = orders.shop_id
+    SELECT orders.id, l.product_id, l.id, l.title, l.name, l.price_minor, l.quantity, l.price_minor * l.quantity,
+           l.promoter_id,
+           CASE WHEN l.promoter_id IS NULL THEN 0 ELSE l.commission_bps END,
+           CASE WHEN l.promoter_id IS NULL THEN 0 ELSE l.price_minor * l.quantity END,
+           CASE WHEN l.promoter_id IS NULL THEN NULL ELSE l.share_id END
+      FROM orders JOIN line_rows l ON l.shop_id = orders.shop_id
+     ORDER BY l.shop_id, l.id
 ), events AS (
     INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
     SELECT id, 'placed', %(buyer)s, %(note)s, %(now)s FROM orders
 )
 SELECT """  # noqa: S608 (the model's own column names)
     + model_columns(OrderGroup)
-    + ", true AS placed_now FROM placed",
+    + """, true AS placed_now, NULL::bigint[] AS taken_ids FROM placed
+UNION ALL
+SELECT """
+    + ", ".join(["NULL"] * len(OrderGroup._meta.concrete_fields))
+    + """, false, (SELECT coalesce(array_agg(id), '{}') FROM taken) WHERE NOT (SELECT ok FROM complete)
+""",
+    variant_ids="bigint[]",
+    quantities="bigint[]",
+    prices="bigint[]",
+    line_promoters="bigint[]",
+    active="text",
+    open="text",
+    share_products="bigint[]",
+    share_ids="bigint[]",
+    share_promoters="bigint[]",
     buyer="bigint",
     key="text",
     group_status="text",
     currency="text",
-    total="bigint",
     ship_name="text",
     ship_phone="text",
     ship_address="text",
@@ -300,36 +312,8 @@ SELECT """  # noqa: S608 (the model's own column names)
     pay_by="timestamptz",
     order_status="text",
     fee_bps="integer",
-    shop_ids="bigint[]",
-    items="bigint[]",
-    shipping="bigint[]",
-    line_shops="bigint[]",
-    products="bigint[]",
-    variants="bigint[]",
-    titles="text[]",
-    variant_names="text[]",
-    prices="bigint[]",
-    quantities="bigint[]",
-    promoters="bigint[]",
-    commission_bps="bigint[]",
-    commission_bases="bigint[]",
-    shares="bigint[]",
     note="text",
 )
-
-
-@dataclass(frozen=True)
-class _Reserved:
-    variant_id: int
-    product_id: int
-    variant_name: str
-    price_minor: int
-    quantity: int
-    title: str
-    commission_bps: int
-    shop_id: int
-    shop_owner_id: int
-    shipping_fee_minor: int
 
 
 def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product) -> OrderGroup:
@@ -339,77 +323,43 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_pro
             raise DomainError(f"Choose a quantity from 1 to {MAX_QUANTITY}.", field="quantity")
         wanted[line.variant_id] = line
     ids = sorted(wanted)
-    with connection.cursor() as cursor:
-        _RESERVE.execute(
-            cursor,
-            {
-                "variant_ids": ids,
-                "quantities": [wanted[pk].quantity for pk in ids],
-                "prices": [wanted[pk].price_seen_minor for pk in ids],
-                "active": Product.Status.ACTIVE,
-                "open": Shop.Status.ACTIVE,
-            },
-        )
-        reserved = [_Reserved(*row) for row in cursor.fetchall()]
-    if len(reserved) < len(wanted):
-        _checkout_refuse(wanted, taken={r.variant_id for r in reserved})
-    by_shop: dict[int, list[_Reserved]] = {}
-    for row in reserved:
-        by_shop.setdefault(row.shop_id, []).append(row)
-    orders = {
-        shop_id: (sum(r.price_minor * r.quantity for r in rows), rows[0].shipping_fee_minor)
-        for shop_id, rows in by_shop.items()
-    }
-    line_rows = []
-    for r in reserved:
-        share = shares_by_product.get(r.product_id)
-        promoter_id = wanted[r.variant_id].promoter_id or (share.promoter_id if share else None)
-        # No commission on one's own purchase or one's own shop's products.
-        if promoter_id in (buyer.pk, r.shop_owner_id):
-            promoter_id = share = None
-        # Promoter, rate and base are frozen on the line: a later change never alters them.
-        line_rows.append(
-            {
-                "line_shops": r.shop_id,
-                "products": r.product_id,
-                "variants": r.variant_id,
-                "titles": r.title,
-                "variant_names": r.variant_name,
-                "prices": r.price_minor,
-                "quantities": r.quantity,
-                "promoters": promoter_id,
-                "shares": share.pk if share and promoter_id else None,
-                "commission_bps": r.commission_bps if promoter_id else 0,
-                "commission_bases": r.price_minor * r.quantity if promoter_id else 0,
-            }
-        )
     now = timezone.now()
-    params = {
-        "buyer": buyer.pk,
-        "key": idempotency_key,
-        "group_status": OrderGroup.Status.PENDING_PAYMENT,
-        "order_status": Order.Status.PENDING_PAYMENT,
-        "currency": settings.MARKETPLACE_CURRENCY,
-        "total": sum(items + shipping for items, shipping in orders.values()),
-        "ship_name": address.name.strip(),
-        "ship_phone": address.phone.strip(),
-        "ship_address": address.address.strip(),
-        "ship_city": address.city.strip(),
-        "ship_postal_code": address.postal_code.strip(),
-        "ship_country": address.country.upper(),
-        "now": now,
-        "pay_by": now + PAY_WITHIN,
-        "fee_bps": settings.MARKETPLACE_PLATFORM_FEE_BPS,
-        "shop_ids": list(orders),
-        "items": [items for items, _ in orders.values()],
-        "shipping": [shipping for _, shipping in orders.values()],
-        "note": "Order placed; waiting for payment.",
-        # One array per line column, in line order.
-        **{column: [row[column] for row in line_rows] for column in line_rows[0]},
-    }
+    (group,) = _CHECKOUT.instances(
+        OrderGroup,
+        {
+            "variant_ids": ids,
+            "quantities": [wanted[pk].quantity for pk in ids],
+            "prices": [wanted[pk].price_seen_minor for pk in ids],
+            "line_promoters": [wanted[pk].promoter_id for pk in ids],
+            "active": Product.Status.ACTIVE,
+            "open": Shop.Status.ACTIVE,
+            "share_products": list(shares_by_product),
+            "share_ids": [share.pk for share in shares_by_product.values()],
+            "share_promoters": [share.promoter_id for share in shares_by_product.values()],
+            "buyer": buyer.pk,
+            "key": idempotency_key,
+            "group_status": OrderGroup.Status.PENDING_PAYMENT,
+            "currency": settings.MARKETPLACE_CURRENCY,
+            "ship_name": address.name.strip(),
+            "ship_phone": address.phone.strip(),
+            "ship_address": address.address.strip(),
+            "ship_city": address.city.strip(),
+            "ship_postal_code": address.postal_code.strip(),
+            "ship_country": address.country.upper(),
+            "now": now,
+            "pay_by": now + PAY_WITHIN,
+            "order_status": Order.Status.PENDING_PAYMENT,
+            "fee_bps": settings.MARKETPLACE_PLATFORM_FEE_BPS,
+            "note": "Order placed; waiting for payment.",
+        },
+    )
+    if group.taken_ids is not None:
+        # A line was refused and nothing was placed; the variants taken stay locked until
+        # the caller rolls back.
+        _checkout_refuse(wanted, taken=set(group.taken_ids))
     # A concurrent request with the same key waits on the group's unique index, then fails
     # and rolls back its reservation.
-    return _PLACE.instances(OrderGroup, params)[0]
+    return group
 
 
 def _checkout_refuse(wanted: dict[int, CheckoutLine], *, taken: set[int]) -> None:
