@@ -43,7 +43,10 @@ class OrderGroup(models.Model):
         PAID = "paid", "Paid"
         EXPIRED = "expired", "Payment not completed"
 
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="order_groups")
+    # Indexed by order_group_idempotency (buyer, key), which a buyer's lookups use.
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="order_groups", db_index=False
+    )
     idempotency_key = models.CharField(max_length=64)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING_PAYMENT)
     currency = models.CharField(max_length=3)
@@ -55,7 +58,7 @@ class OrderGroup(models.Model):
     ship_postal_code = models.CharField(max_length=16, blank=True)
     ship_country = models.CharField(max_length=2, default="CN")
     # Stripe PaymentIntent; "started" marker: the key is stored before Stripe is called.
-    payment_intent_id = models.CharField(max_length=100, blank=True, db_index=True)
+    payment_intent_id = models.CharField(max_length=100, blank=True)
     # When the "creating" marker was set: an old one was left by a process that died mid-call.
     payment_intent_started_at = models.DateTimeField(null=True, blank=True)
     payment_client_secret = models.CharField(max_length=200, blank=True)
@@ -74,6 +77,8 @@ class OrderGroup(models.Model):
             models.UniqueConstraint(fields=["buyer", "idempotency_key"], name="order_group_idempotency"),
             models.CheckConstraint(condition=Q(total_minor__gt=0), name="order_group_total_positive"),
         ]
+        # A plain index (db_index would add a LIKE index too): ids are only looked up whole.
+        indexes = [models.Index(fields=["payment_intent_id"], name="order_group_payment_intent")]
 
 
 class Order(models.Model):
@@ -171,14 +176,21 @@ class OrderLine(models.Model):
     total_minor = models.BigIntegerField()
     # Commission frozen when the order is placed: promoter, rate and base.
     promoter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     commission_bps = models.PositiveIntegerField(default=0)
     commission_base_minor = models.BigIntegerField(default=0)
     # The link the sale came through, for the promoter's per-link figures.
-    share = models.ForeignKey("referrals.Share", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    share = models.ForeignKey(
+        "referrals.Share", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
+        # Most lines have no promoter and no share: their indexes leave those lines out.
+        indexes = [
+            models.Index(fields=["promoter"], name="order_line_promoter", condition=Q(promoter__isnull=False)),
+            models.Index(fields=["share"], name="order_line_share", condition=Q(share__isnull=False)),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
             models.CheckConstraint(
@@ -192,11 +204,13 @@ class OrderEvent(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=40)
+    # Events the system records have no actor; the index leaves them out.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["actor"], name="order_event_actor", condition=Q(actor__isnull=False))]

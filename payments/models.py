@@ -22,15 +22,29 @@ class LedgerAccount(models.Model):
         PAYOUTS_PAID = "payouts_paid", "Paid out"
         REFUNDS = "refunds", "Refunds"
 
-    code = models.CharField(max_length=80, unique=True)
+    # Unique by the constraint below (a plain unique index: codes are only looked up whole).
+    code = models.CharField(max_length=80)
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    shop = models.ForeignKey("shops.Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    # One holder per account: each holder index leaves out the accounts of other holders.
+    shop = models.ForeignKey(
+        "shops.Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     currency = models.CharField(max_length=3)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["code"], name="ledger_account_code")]
+        indexes = [
+            models.Index(fields=["shop"], name="ledger_account_shop", condition=Q(shop__isnull=False)),
+            models.Index(fields=["user"], name="ledger_account_user", condition=Q(user__isnull=False)),
+            models.Index(fields=["order"], name="ledger_account_order", condition=Q(order__isnull=False)),
+        ]
 
     def __str__(self):
         return self.code
@@ -52,11 +66,15 @@ class LedgerTransaction(models.Model):
         COMMISSION_UNFROZEN = "commission_unfrozen", "Commission unfrozen"
         ADJUSTMENT = "adjustment", "Adjustment"
 
-    idempotency_key = models.CharField(max_length=120, unique=True)
+    # Unique by the constraint below (a plain unique index: keys are only looked up whole).
+    idempotency_key = models.CharField(max_length=120)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     memo = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="ledger_transaction_idempotency")]
 
     def __str__(self):
         return f"{self.kind} {self.idempotency_key}"
@@ -85,7 +103,8 @@ class WebhookEvent(models.Model):
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
 
-    stripe_id = models.CharField(max_length=100, unique=True)
+    # Unique by the constraint below (a plain unique index: ids are only looked up whole).
+    stripe_id = models.CharField(max_length=100)
     type = models.CharField(max_length=100)
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
@@ -93,6 +112,9 @@ class WebhookEvent(models.Model):
     stripe_created_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stripe_id"], name="webhook_event_stripe_id")]
 
     def __str__(self):
         return f"{self.type} {self.stripe_id}"
