@@ -20,7 +20,8 @@ from bench.common import database_recreate, db_config, django_setup, figure
 DB_NAME = "circle_bench_orders"
 # Two load processes on two cores, like pgbench's two clients below: the same concurrency.
 CLIENTS = 2
-ORDERS_PER_CLIENT = int(os.environ.get("BENCH_P3_ORDERS", "250"))
+ORDERS_PER_CLIENT = int(os.environ.get("BENCH_P3_ORDERS", "600"))
+ROUNDS = 5
 
 
 def _pgbench_binary() -> str:
@@ -152,7 +153,7 @@ def run_p3() -> None:
     # Rounds of baseline, spread and hot in turn, so that the machine's load (these are shared
     # machines) weighs on the baseline as on the orders; each ratio is taken within its round
     # and the median round is reported.
-    for _ in range(3):
+    for _ in range(ROUNDS):
         tps_runs.append(pgbench_tps(cfg))
         spread_rates.append(_p3_rate(spread["variants"], spread["buyers"]))
         hot_rates.append(_p3_rate(hot, spread["buyers"]))

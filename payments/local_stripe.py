@@ -82,12 +82,17 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
         parts = path.strip("/").split("/")[1:]  # drop "v1"
         key = (headers or {}).get("Idempotency-Key") if method == "post" else None
         idem_key = f"{PREFIX}idem:{key}" if key else None
-        # Two round trips at most: one read (an earlier answer to the same key, and the object
-        # the request works on), then all the writes and this answer in one atomic script.
-        read_keys = [k for k in (idem_key, _object_read(parts, params)) if k]
-        found = dict(zip(read_keys, _redis().mget(read_keys), strict=True)) if read_keys else {}
-        if found.get(idem_key):
-            return _replayed(found[idem_key])
+        # Two round trips at most: one read (the object the request works on, and an earlier
+        # answer to the same key), then all the writes and this answer in one atomic script,
+        # which returns the earlier answer instead if there is one. With no object to read,
+        # the script alone.
+        object_key = _object_read(parts, params)
+        found = {}
+        if object_key:
+            read_keys = [object_key, *([idem_key] if idem_key else [])]
+            found = dict(zip(read_keys, _redis().mget(read_keys), strict=True))
+            if found.get(idem_key):
+                return _replayed(found[idem_key])
         writes = _Writes()
         status, obj = self._route(found, writes, method, parts, path, params)
         body = json.dumps(obj)
