@@ -135,6 +135,14 @@ def _p3_rate(variant_ids, buyer_ids) -> float:
     return done / elapsed
 
 
+def _settle() -> None:
+    """Let the writes of the run before reach the disk before the next is measured: the
+    kernel's writeback of one run's data would otherwise be paid by the next (the baseline
+    after the orders, or the orders after the baseline)."""
+    os.sync()
+    time.sleep(1)
+
+
 def run_p3() -> None:
     cfg = db_config()
     url = database_recreate(cfg, DB_NAME)
@@ -154,8 +162,11 @@ def run_p3() -> None:
     # machines) weighs on the baseline as on the orders; each ratio is taken within its round
     # and the median round is reported.
     for _ in range(ROUNDS):
+        _settle()
         tps_runs.append(pgbench_tps(cfg))
+        _settle()
         spread_rates.append(_p3_rate(spread["variants"], spread["buyers"]))
+        _settle()
         hot_rates.append(_p3_rate(hot, spread["buyers"]))
     p3 = statistics.median(rate / tps for rate, tps in zip(spread_rates, tps_runs, strict=True))
     p3h = statistics.median(hot / rate for hot, rate in zip(hot_rates, spread_rates, strict=True))
