@@ -20,7 +20,7 @@ from bench.common import database_recreate, db_config, django_setup, figure
 DB_NAME = "circle_bench_orders"
 # Two load processes on two cores, like pgbench's two clients below: the same concurrency.
 CLIENTS = 2
-ORDERS_PER_CLIENT = int(os.environ.get("BENCH_P3_ORDERS", "600"))
+ORDERS_PER_CLIENT = int(os.environ.get("BENCH_P3_ORDERS", "1500"))
 ROUNDS = 5
 
 
