@@ -69,7 +69,7 @@ class OrderGroup(models.Model):
 
     # True on the group checkout_place returns when that call placed it. A group is born
     # claimed for its PaymentIntent by the request that places it (the "creating" marker):
-    # that request creates it (payment_intent_ensure(placed_now=True)), no other does.
+    # that request creates it (payment_intent_ensure(placed=group)), no other does.
     placed_now = False
 
     class Meta:

@@ -173,8 +173,8 @@ SELECT posted.idempotency_key, count(written.transaction_id)
 
 def ledger_post_many(postings: list[Posting]) -> int:
     """Post balanced transactions with two statements in one round trip, however many there
-    are: the missing accounts first, then the transactions with all their entries. Returns how many were
-    posted now; as with ledger_post, a key seen before posts nothing."""
+    are: the missing accounts first, then the transactions with all their entries. Returns
+    how many were posted now; as with ledger_post, a key seen before posts nothing."""
     accounts: dict[str, AccountRef] = {}
     entry_counts: dict[str, int] = {}
     keys, kinds, order_ids, memos = [], [], [], []

@@ -1050,8 +1050,6 @@ def webhook_handler_register(event_type: str, handler) -> None:
 def _webhook_event_apply(event_type: str, obj: dict) -> str:
     """What an event does, in the caller's transaction; returns the status to record.
     Raises PaymentRefused, having changed nothing, for a payment that cannot be taken."""
-    from orders import services as order_services
-    from orders.models import OrderGroup
     from payments.models import WebhookEvent
 
     group_id = int(obj.get("metadata", {}).get("order_group_id", 0) or 0)
