@@ -50,6 +50,9 @@ def test_a_refund_request_is_rejected_escalated_and_ruled_in_the_console(browser
     case = AfterSalesRequest.objects.get()
     assert (case.amount_minor, case.evidence.count()) == (6_000, 1)
     photo = phone.get_by_role("img", name="Photo 1 from the buyer")
+    # the thumbnail loads lazily: scroll to it, as the buyer would, and let it finish
+    photo.scroll_into_view_if_needed()
+    phone.wait_for_function("img => img.complete", arg=photo.element_handle())
     assert photo.evaluate("img => img.naturalWidth") > 0
     phone.shot("request-open")
 
