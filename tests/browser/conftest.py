@@ -3,6 +3,7 @@
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,6 +24,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def is_home(url: str) -> bool:
+    """For wait_for_url after a form that redirects home: the glob "**/" would also match the
+    form's own page, and the wait would return before the redirect."""
+    return urlsplit(url).path == "/"
 
 
 @pytest.fixture(scope="session")

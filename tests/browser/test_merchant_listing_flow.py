@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from shops.models import Product, ProductPhoto
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, is_home
 from tests.factories import PASSWORD, UserFactory, make_shop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,7 +22,7 @@ def _log_in(page, email: str) -> None:
     page.get_by_label("Email:").fill(email)
     page.get_by_label("Password:").fill(PASSWORD)
     page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url("**/")
+    page.wait_for_url(is_home)
 
 
 def _wait_until(condition, what: str, attempts: int = 120) -> None:
