@@ -643,9 +643,10 @@ def order_cancel(*, order_id: int, actor, reason: str) -> Order:
     return order
 
 
-def order_hold(*, order_id: int, reason: str) -> Order:
+def order_hold(*, order_id: int, reason: str, note: str = "") -> Order:
     """The disputes hook: freeze the order's held payment and its commissions, and pause
-    its timers."""
+    its timers. `reason` is for staff (the admin shows it); `note`, the timeline entry that
+    buyer and merchant read, is the reason itself unless given."""
     from payments.services import commission_freeze
 
     with transaction.atomic():
@@ -656,7 +657,7 @@ def order_hold(*, order_id: int, reason: str) -> Order:
         order.held_reason = reason[:200]
         order.save(update_fields=["is_held", "held_reason"])
         commission_freeze(order=order)
-        _event(order, "held", note=reason)
+        _event(order, "held", note=note or reason)
     return order
 
 

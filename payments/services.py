@@ -226,6 +226,11 @@ def order_settle(*, order_id: int) -> bool:
     return orders_settle(order_ids=[order_id]) == 1
 
 
+# What buyer and merchant read of a settlement hold: the reason itself names accounts and
+# other people's commissions, so it stays with staff.
+SETTLEMENT_HOLD_NOTE = "On hold: Circle Market is checking this order's payment before releasing it."
+
+
 @dataclass
 class SettlementBatch:
     """What one settlement batch did: the orders it settled, and those it put on hold
@@ -461,7 +466,7 @@ def _settle(selection: str, params: dict) -> SettlementBatch:
         # Few by nature (a bug or a hand-made correction); the hold path is the one disputes use.
         for order_id, reason in batch.held.items():
             logger.warning("settlement put order %s on hold: %s", order_id, reason)
-            order_services.order_hold(order_id=order_id, reason=reason)
+            order_services.order_hold(order_id=order_id, reason=reason, note=SETTLEMENT_HOLD_NOTE)
     return batch
 
 

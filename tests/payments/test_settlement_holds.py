@@ -10,6 +10,7 @@ from payments import ledger, tasks
 from payments.ledger import Kind
 from payments.models import LedgerEntry, LedgerTransaction
 from payments.services import (
+    SETTLEMENT_HOLD_NOTE,
     orders_settle_due,
     orders_settle_due_batch,
     promoter_balances,
@@ -79,7 +80,8 @@ def test_a_corrupted_order_is_held_with_the_reason_and_the_rest_of_its_batch_set
     )
     assert bad.held_reason == reason
     assert batch.held == {bad.pk: reason}
-    assert list(bad.events.filter(kind="held").values_list("note", flat=True)) == [reason]
+    # and the timeline buyer and merchant read says it is being checked, without the details
+    assert list(bad.events.filter(kind="held").values_list("note", flat=True)) == [SETTLEMENT_HOLD_NOTE]
     # the held order's commission waits frozen; the others' became available
     balances = promoter_balances(user=promoter)
     assert (balances["pending"], balances["frozen"]) == (0, 900)
@@ -146,8 +148,27 @@ def test_an_admin_sees_why_settlement_held_an_order(client, admin_client):
     listing = admin_client.get("/admin/orders/order/", {"is_held__exact": "1"})
     page = admin_client.get(f"/admin/orders/order/{bad.pk}/change/")
 
-    # then both show the reason, and the page shows it on the timeline too
+    # then both show the reason, and the page shows the timeline's note too
     assert listing.status_code == page.status_code == 200
     assert bad.held_reason.startswith("Settlement refused: its escrow holds")
     assert escape(bad.held_reason) in listing.content.decode()
-    assert page.content.decode().count(escape(bad.held_reason)) == 2
+    assert escape(bad.held_reason) in page.content.decode()
+    assert escape(SETTLEMENT_HOLD_NOTE) in page.content.decode()
+
+
+def test_the_buyer_sees_a_settlement_hold_without_its_accounting_details(client):
+    # given an order held by settlement
+    promoter = UserFactory()
+    (bad,) = _due_sales(client, promoter, 1)
+    _move_commission_into_escrow(bad, promoter, 1)
+    orders_settle_due()
+
+    # when its buyer opens it
+    client.force_login(bad.buyer)
+    page = client.get(f"/orders/{bad.pk}/").content.decode()
+
+    # then the page says it is on hold and being checked, and names no account or promoter
+    assert "On hold" in page
+    assert escape(SETTLEMENT_HOLD_NOTE) in page
+    assert "Settlement refused" not in page
+    assert f"promoter {promoter.pk}" not in page
