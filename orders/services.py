@@ -1,10 +1,11 @@
 """Checkout and the order's life: one function per transition, each under a row lock."""
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -184,8 +185,11 @@ def checkout_place(
         if problems := address.problems():
             field, message = next(iter(problems.items()))
             raise DomainError(message, field=field)
-        with transaction.atomic():
-            return _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product or {})
+        # The checkout is one statement, so on its own it is its own transaction (no BEGIN and
+        # COMMIT round trips). Inside a caller's transaction a savepoint keeps a twin's
+        # unique-key failure from spoiling it.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            return _checkout_place_one(buyer, lines, address, idempotency_key, shares_by_product or {})
     except (DomainError, IntegrityError):
         # The key was used before (a double tap, a retry after a lost answer): its group is
         # the answer, whatever this attempt met (an emptied cart, stock it already holds, or
@@ -197,17 +201,18 @@ def checkout_place(
 
 
 # One statement reserves the stock of every line and places the group. The wanted variant rows
-# are locked first, in id order, and then their products, in id order: every checkout takes
-# them in that order, so none deadlocks. Each variant that is still buyable at the price the
-# buyer saw and has enough stock is decremented (its product's stock total with it). Only if
-# every line was taken are the group, its orders (one per shop), their lines and their
+# are locked first, in id order, and checked as they are locked (a row another checkout changed
+# meanwhile is checked in its new version): buyable, at the price the buyer saw, with enough
+# stock. Only if every line passes are the variants decremented, then their products locked
+# (in id order: every checkout takes its locks in this order, so none deadlocks) and their
+# stock totals decremented, and the group, its orders (one per shop), their lines and their
 # "placed" events inserted; the group's row comes back, born claimed for its PaymentIntent by
-# this request (see OrderGroup.placed_now). Otherwise the one row that comes back has no group
-# and lists the variants taken (the caller raises the reason and rolls back). Each line
-# freezes its price, its promoter (the line's own, else the product's share; nobody earns on
-# their own purchase or their own shop's products), rate and base. Every column is listed: a
-# new NOT NULL field on these models must be added here too (every checkout test fails until
-# it is).
+# this request (see OrderGroup.placed_now). Otherwise nothing is written and the one row that
+# comes back has no group and lists the variants that passed (the caller raises the reason).
+# Each line freezes its price, its promoter (the line's own, else the product's share; nobody
+# earns on their own purchase or their own shop's products), rate and base. Every column is
+# listed: a new NOT NULL field on these models must be added here too (every checkout test
+# fails until it is).
 _CHECKOUT = PreparedStatement(
     "checkout_place",
     """
@@ -215,24 +220,32 @@ WITH wanted AS (
     SELECT * FROM unnest(%(variant_ids)s::bigint[], %(quantities)s::bigint[], %(prices)s::bigint[],
                          %(line_promoters)s::bigint[])
         AS w(variant_id, quantity, price_seen, promoter_id)
-), locked AS MATERIALIZED (
-    SELECT v.id FROM shops_variant v WHERE v.id = ANY(%(variant_ids)s) ORDER BY v.id FOR UPDATE
+), checked AS MATERIALIZED (
+    SELECT v.id, v.product_id, v.name, v.price_minor, w.quantity, w.promoter_id AS line_promoter_id, p.title,
+           p.commission_bps, p.shop_id, s.owner_id, s.shipping_fee_minor,
+           v.is_active AND p.status = %(active)s AND s.status = %(open)s AND v.price_minor = w.price_seen
+               AND v.stock >= w.quantity AS ok
+      FROM shops_variant v
+      JOIN wanted w ON w.variant_id = v.id
+      JOIN shops_product p ON p.id = v.product_id
+      JOIN shops_shop s ON s.id = p.shop_id
+     WHERE v.id = ANY(%(variant_ids)s::bigint[])
+     ORDER BY v.id
+       FOR UPDATE OF v
+), complete AS MATERIALIZED (
+    SELECT count(*) FILTER (WHERE ok) = cardinality(%(variant_ids)s::bigint[]) AS ok FROM checked
 ), taken AS (
-    UPDATE shops_variant v SET stock = v.stock - w.quantity
-      FROM locked, wanted w, shops_product p, shops_shop s
-     WHERE v.id = locked.id AND w.variant_id = v.id AND p.id = v.product_id AND s.id = p.shop_id
-       AND v.is_active AND p.status = %(active)s AND s.status = %(open)s
-       AND v.price_minor = w.price_seen AND v.stock >= w.quantity
-    RETURNING v.id, v.product_id, v.name, v.price_minor, w.quantity, w.promoter_id AS line_promoter_id, p.title,
-              p.commission_bps, p.shop_id, s.owner_id, s.shipping_fee_minor
+    UPDATE shops_variant v SET stock = v.stock - c.quantity
+      FROM checked c, complete
+     WHERE complete.ok AND v.id = ANY(%(variant_ids)s::bigint[]) AND v.id = c.id
+    RETURNING c.id, c.product_id, c.name, c.price_minor, c.quantity, c.line_promoter_id, c.title, c.commission_bps,
+              c.shop_id, c.owner_id, c.shipping_fee_minor
 ), products_locked AS MATERIALIZED (
     SELECT p.id FROM shops_product p WHERE p.id IN (SELECT product_id FROM taken) ORDER BY p.id FOR UPDATE
 ), products AS (
     UPDATE shops_product p SET stock_total = p.stock_total - t.quantity
       FROM (SELECT product_id, sum(quantity) AS quantity FROM taken GROUP BY 1) t, products_locked
      WHERE p.id = t.product_id AND products_locked.id = p.id
-), complete AS MATERIALIZED (
-    SELECT count(*) = cardinality(%(variant_ids)s) AS ok FROM taken
 ), attributed AS (
     SELECT t.*, sh.share_id, coalesce(t.line_promoter_id, sh.promoter_id) AS candidate
       FROM taken t
@@ -287,7 +300,8 @@ SELECT """  # noqa: S608 (the model's own column names)
 UNION ALL
 SELECT """
     + ", ".join(["NULL"] * len(OrderGroup._meta.concrete_fields))
-    + """, false, (SELECT coalesce(array_agg(id), '{}') FROM taken) WHERE NOT (SELECT ok FROM complete)
+    + """, false, (SELECT coalesce(array_agg(id) FILTER (WHERE ok), '{}') FROM checked)
+ WHERE NOT (SELECT ok FROM complete)
 """,
     variant_ids="bigint[]",
     quantities="bigint[]",
@@ -316,7 +330,7 @@ SELECT """
 )
 
 
-def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_product) -> OrderGroup:
+def _checkout_place_one(buyer, lines, address, idempotency_key, shares_by_product) -> OrderGroup:
     wanted: dict[int, CheckoutLine] = {}
     for line in lines:
         if not 1 <= line.quantity <= MAX_QUANTITY:
@@ -354,17 +368,15 @@ def _checkout_place_locked(buyer, lines, address, idempotency_key, shares_by_pro
         },
     )
     if group.taken_ids is not None:
-        # A line was refused and nothing was placed; the variants taken stay locked until
-        # the caller rolls back.
         _checkout_refuse(wanted, taken=set(group.taken_ids))
     # A concurrent request with the same key waits on the group's unique index, then fails
-    # and rolls back its reservation.
+    # and its reservation is rolled back with it.
     return group
 
 
 def _checkout_refuse(wanted: dict[int, CheckoutLine], *, taken: set[int]) -> None:
-    """Raise the reason a line was refused. The refused variant rows are still locked by this
-    transaction, so what is read here is what the reservation saw."""
+    """Raise the reason a line was refused (nothing was written). Read after the checkout's
+    locks are gone, a line may have become buyable again since: that says so."""
     refused = sorted(set(wanted) - taken)
     variants = {v.pk: v for v in Variant.objects.filter(pk__in=refused).select_related("product__shop")}
     changed = []
