@@ -120,8 +120,7 @@ FLOOR_SQL = [
        SELECT o.id, o.total_minor,
               (SELECT a.id FROM payments_ledgeraccount a WHERE a.order_id = o.id AND a.kind = 'escrow') AS escrow_id
          FROM orders_order o
-        WHERE o.status = 'received' AND NOT o.is_held AND o.after_sales_ends_at <= now()
-        ORDER BY o.after_sales_ends_at, o.id LIMIT %(limit)s FOR UPDATE OF o SKIP LOCKED""",
+        WHERE {due} FOR UPDATE OF o SKIP LOCKED""",
     "UPDATE orders_order SET status = 'settled', settled_at = now() WHERE id = ANY(ARRAY(SELECT id FROM floor_orders))",
     """INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
        SELECT id, 'settled', NULL, 'Completed: the held payment was released.', now() FROM floor_orders""",
@@ -139,13 +138,17 @@ FLOOR_SQL = [
 
 def _floor_run(step: int) -> None:
     from django.db import connection, transaction
+    from django.utils import timezone
 
+    from payments.services import SETTLEMENT_DUE_SQL
     from payments.tasks import SETTLE_BATCH_ORDERS
 
+    # The orders settlement itself would take: its own selection, not a copy of it.
+    select_due = FLOOR_SQL[0].format(due=SETTLEMENT_DUE_SQL)
     taken = SETTLE_BATCH_ORDERS
     while taken == SETTLE_BATCH_ORDERS:
         with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(FLOOR_SQL[0], {"limit": SETTLE_BATCH_ORDERS})
+            cur.execute(select_due, {"now": timezone.now(), "limit": SETTLE_BATCH_ORDERS})
             taken = cur.rowcount
             for sql in FLOOR_SQL[1 : step + 1] if taken else ():
                 cur.execute(sql)

@@ -244,13 +244,17 @@ class SettlementBatch:
         return self.settled + len(self.held)
 
 
+# The orders (`o`) due for settlement, oldest first: received, not held, after-sales window
+# over. Parameters: now, limit. The settlement bench's floor selects with it too.
+SETTLEMENT_DUE_SQL = (
+    "o.status = 'received' AND NOT o.is_held AND o.after_sales_ends_at <= %(now)s "
+    "ORDER BY o.after_sales_ends_at, o.id LIMIT %(limit)s"
+)
+
+
 def orders_settle_due_batch(*, batch_size: int = 2000) -> SettlementBatch:
     """Settle up to `batch_size` orders whose after-sales window has ended, oldest first."""
-    return _settle(
-        "o.status = 'received' AND NOT o.is_held AND o.after_sales_ends_at <= %(now)s "
-        "ORDER BY o.after_sales_ends_at, o.id LIMIT %(limit)s",
-        {"now": timezone.now(), "limit": batch_size},
-    )
+    return _settle(SETTLEMENT_DUE_SQL, {"now": timezone.now(), "limit": batch_size})
 
 
 def orders_settle_due(*, batch_size: int = 2000) -> int:
