@@ -17,10 +17,10 @@ from rest_framework.views import APIView
 
 from disputes import selectors, services
 from disputes.models import AfterSalesRequest, Dispute
-from marketplace.api import CursorPagination, MoneyField
+from marketplace.api import CursorPagination, MoneyField, OffsetPagination
 from marketplace.errors import DomainError
+from orders.api import tracking_number_field
 from orders.models import OrderLine
-from shops.api import OffsetPagination
 from shops.models import Shop
 
 # Services name the model field; the API's input is the amount without its unit.
@@ -42,6 +42,10 @@ class PhotosField(serializers.ListField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("help_text", "Photos, sent as multipart form data.")
+        # The service's limit, stated where the schema shows it (the service checks it too).
+        kwargs.setdefault("max_length", services.MAX_PHOTOS)
+        kwargs.setdefault("error_messages", {})
+        kwargs["error_messages"].setdefault("max_length", f"Attach at most {services.MAX_PHOTOS} photos.")
         super().__init__(**kwargs)
 
     def run_child_validation(self, data):
@@ -99,6 +103,10 @@ class MessageOutSerializer(serializers.Serializer):
 
     def get_author(self, message) -> str | None:
         return _party(self.context["case"], message.author_id)
+
+
+class MessageListOutSerializer(serializers.Serializer):
+    results = MessageOutSerializer(many=True, help_text="The whole thread, oldest first.")
 
 
 class EventOutSerializer(serializers.Serializer):
@@ -179,38 +187,43 @@ class RequestCreateInSerializer(serializers.Serializer):
     line_id = serializers.IntegerField(min_value=1, help_text="The order line the request is about.")
     kind = _choice(AfterSalesRequest.Kind.choices)
     reason = _choice(AfterSalesRequest.Reason.choices)
-    description = serializers.CharField(help_text="What happened, in at least 10 characters.")
+    description = serializers.CharField(
+        min_length=10, max_length=2000, help_text="What happened, in at least 10 characters."
+    )
     amount = MoneyField(help_text="The refund asked for; at most what was paid for the order.")
     photos = PhotosField(required=False, default=list)
 
 
 class AcceptInSerializer(serializers.Serializer):
     return_address = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Required to accept a return: where to send the item."
-    )
+        required=False, allow_blank=True, default="", min_length=10, max_length=300,
+        help_text="Required to accept a return: where to send the item.",
+    )  # fmt: skip
 
 
 class ProposeInSerializer(serializers.Serializer):
     amount = MoneyField(help_text="Less than the amount asked for.")
-    note = serializers.CharField()
+    note = serializers.CharField(max_length=600)
 
 
 class RejectInSerializer(serializers.Serializer):
-    note = serializers.CharField(help_text="Why, in at least 10 characters.")
+    note = serializers.CharField(min_length=10, max_length=600, help_text="Why, in at least 10 characters.")
     photos = PhotosField(required=False, default=list)
 
 
 class ReturnShipInSerializer(serializers.Serializer):
-    carrier = serializers.CharField()
-    tracking_number = serializers.CharField()
+    carrier = serializers.CharField(max_length=60)
+    tracking_number = tracking_number_field()
 
 
 class EscalateInSerializer(serializers.Serializer):
-    note = serializers.CharField(help_text="Why Circle Market should step in, in at least 10 characters.")
+    note = serializers.CharField(
+        min_length=10, max_length=600, help_text="Why Circle Market should step in, in at least 10 characters."
+    )
 
 
 class MessageInSerializer(serializers.Serializer):
-    body = serializers.CharField()
+    body = serializers.CharField(max_length=2000)
     photos = PhotosField(required=False, default=list)
 
 
@@ -219,7 +232,7 @@ class EvidenceInSerializer(serializers.Serializer):
         allow_empty=False,
         error_messages={"required": "Attach at least one photo.", "empty": "Attach at least one photo."},
     )
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class RuleInSerializer(serializers.Serializer):
@@ -227,7 +240,9 @@ class RuleInSerializer(serializers.Serializer):
         [(o, o.label) for o in (Dispute.Outcome.FULL_REFUND, Dispute.Outcome.PARTIAL_REFUND, Dispute.Outcome.RELEASE)]
     )
     amount = MoneyField(required=False, help_text="Required for a partial refund: less than the amount asked for.")
-    reason = serializers.CharField(help_text="The written reason both sides will read, in at least 10 characters.")
+    reason = serializers.CharField(
+        min_length=10, max_length=2000, help_text="The written reason both sides will read, in at least 10 characters."
+    )
 
 
 class OpenOnlyQuerySerializer(serializers.Serializer):
@@ -269,7 +284,10 @@ class _CaseApi(_ServiceErrorsMixin, APIView):
 
 
 def _multipart_or_json(serializer_class) -> dict:
-    return {"multipart/form-data": serializer_class, "application/json": serializer_class}
+    # JSON carries no files: its variant of the input has no photos.
+    name = serializer_class.__name__.removesuffix("Serializer") + "JsonSerializer"
+    json_class = type(name, (serializer_class,), {"photos": None})
+    return {"multipart/form-data": serializer_class, "application/json": json_class}
 
 
 class AfterSalesListCreateApi(_ServiceErrorsMixin, generics.ListAPIView):
@@ -408,7 +426,7 @@ class AfterSalesEscalateApi(_CaseApi):
 
 
 class AfterSalesMessageListCreateApi(_CaseApi):
-    @extend_schema(responses=MessageOutSerializer(many=True))
+    @extend_schema(responses=MessageListOutSerializer)
     def get(self, request, request_id: int):
         case = self.case(request_id)
         context = {"request": request, "case": case}

@@ -1,14 +1,29 @@
 """API building blocks: pagination, one error format, owner scoping."""
 
+import re
+
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from drf_spectacular.utils import extend_schema_field
+from django.http import Http404, QueryDict
 from rest_framework import exceptions, pagination, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from marketplace.errors import DomainError
-from marketplace.money import MoneyError, money_parse, money_to_decimal_str
+from marketplace.money import MAX_MINOR, MoneyError, currency_exponent, money_parse, money_to_decimal_str
+
+# Deeper than any person pages; keeps OFFSET within what PostgreSQL takes as a bigint.
+MAX_OFFSET = 1_000_000
+
+
+def _query_int(request, name: str, *, minimum: int, maximum: int) -> int | None:
+    """A whole-number query parameter, or None when absent. Anything else is a 400: DRF's
+    paginators silently fall back to their default, so `page_size=null` looked accepted."""
+    if name not in request.query_params:
+        return None
+    raw = request.query_params[name]
+    if not raw.isascii() or not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise serializers.ValidationError({name: [f"Send a whole number from {minimum} to {maximum}."]})
+    return int(raw)
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -16,10 +31,47 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_page_size(self, request):
+        return _query_int(request, self.page_size_query_param, minimum=1, maximum=self.max_page_size) or self.page_size
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
+
+class OffsetPagination(pagination.LimitOffsetPagination):
+    default_limit = 20
+    max_limit = 100
+
+    def get_limit(self, request):
+        limit = _query_int(request, self.limit_query_param, minimum=1, maximum=self.max_limit)
+        return self.default_limit if limit is None else limit
+
+    def get_offset(self, request):
+        return _query_int(request, self.offset_query_param, minimum=0, maximum=MAX_OFFSET) or 0
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {self.limit_query_param: (1, self.max_limit), self.offset_query_param: (0, MAX_OFFSET)}
+        for parameter in parameters:
+            low, high = bounds[parameter["name"]]
+            parameter["schema"].update(minimum=low, maximum=high)
+        return parameters
+
+
+class OffsetQuerySerializer(serializers.Serializer):
+    """OffsetPagination's parameters, for views that paginate by hand."""
+
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=OffsetPagination.max_limit)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
+
 
 def _flatten(detail) -> str:
     if isinstance(detail, list):
-        return " ".join(_flatten(d) for d in detail)
+        return " ".join(_flatten(d) for d in detail if d)
     if isinstance(detail, dict):
         return " ".join(f"{k}: {_flatten(v)}" for k, v in detail.items())
     return str(detail)
@@ -40,7 +92,8 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         body["code"] = "invalid"
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        body["fields"] = {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
+        # Nested input (a list of items) has nested errors: each becomes one readable line.
+        body["fields"] = {k: [_flatten(m) for m in (v if isinstance(v, list) else [v]) if m] for k, v in detail.items()}
         body["message"] = "Some of the input is not valid: " + _flatten(detail)
     elif isinstance(exc, Http404):
         body["code"] = "not_found"
@@ -84,14 +137,25 @@ class OwnerScopedMixin:
         return queryset.filter(**{self.owner_lookup: user})
 
 
-@extend_schema_field(
-    {
-        "type": "string",
-        "pattern": r"^\d+(\.\d+)?$",
-        "example": "12.50",
-        "description": "Amount in the marketplace currency.",
-    }
-)
+def money_pattern(*, signed: bool = False, positive: bool = False, blank: bool = False) -> str:
+    """An amount as the API writes and reads it, for the deployment's currency: digits without
+    leading zeros, the currency's decimals at most, below MAX_MINOR; `positive` leaves out zero,
+    `blank` admits the empty string (a query parameter left empty)."""
+    exponent = currency_exponent()
+    nonzero = rf"[1-9][0-9]{{0,{len(str(MAX_MINOR // 10**exponent)) - 2}}}"
+    decimals = rf"(?:\.[0-9]{{1,{exponent}}})?" if exponent else ""
+    amount = rf"{nonzero}{decimals}"
+    if not positive:
+        amount = rf"(?:0|{nonzero}){decimals}"
+    elif exponent:
+        # Zero whole units: some decimal must be non-zero ("0.05", "0.5", not "0.00").
+        fractions = "|".join(rf"0{{{i}}}[1-9][0-9]{{0,{exponent - 1 - i}}}" for i in range(exponent))
+        amount = rf"(?:{amount}|0\.(?:{fractions}))"
+    if blank:
+        return rf"^(?:{'-?' if signed else ''}{amount})?$"
+    return rf"^{'-?' if signed else ''}{amount}$"
+
+
 class MoneyField(serializers.Field):
     """An amount as a decimal string ("12.50") in and out; services get int minor units.
 
@@ -100,17 +164,23 @@ class MoneyField(serializers.Field):
 
     default_error_messages = {"min": "The amount must be at least {min}."}
 
-    def __init__(self, *, min_minor: int | None = 1, **kwargs):
+    def __init__(self, *, min_minor: int | None = 1, blank_is_absent: bool = False, **kwargs):
         self.min_minor = min_minor
+        # In a query string DRF takes an empty optional value as absent ("?min_price=").
+        self.blank_is_absent = blank_is_absent
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, str | int):
+        # The schema says string: a JSON number (a float on many clients) is refused, not guessed.
+        if not isinstance(data, str):
             raise serializers.ValidationError('Send the amount as a string, such as "12.50".')
         try:
-            minor = money_parse(str(data))
+            minor = money_parse(data)
         except MoneyError as exc:
             raise serializers.ValidationError(str(exc)) from None
+        # What pages forgive ("¥1,299", spaces) the API refuses: it takes what its schema says.
+        if not re.fullmatch(money_pattern(positive=bool(self.min_minor)), data):
+            raise serializers.ValidationError('Send the amount as plain digits, such as "12.50".')
         if self.min_minor is not None and minor < self.min_minor:
             raise serializers.ValidationError(
                 "The amount must be more than zero." if self.min_minor == 1 else "The amount is too small."
@@ -119,3 +189,37 @@ class MoneyField(serializers.Field):
 
     def to_representation(self, value):
         return money_to_decimal_str(int(value))
+
+
+# --- JSON types as the schema states them -------------------------------------------------
+# DRF converts loosely (2 for "2", "1" for 1, "yes" for true) because forms and query strings
+# carry only text. A JSON body carries types, and the schema promises them: there a string
+# where a number is due, or a number where text is due, is a 400 like any other wrong input.
+# Patched once here (every API module imports this one) so that every serializer, present
+# and future, keeps the schema's word; forms and query strings keep DRF's conversions.
+
+
+def _reads_json(field) -> bool:
+    data = getattr(field.root, "initial_data", None)
+    return data is not None and not isinstance(data, QueryDict)
+
+
+def _strict_json_type(field_class, accepts, message: str) -> None:
+    convert = field_class.to_internal_value
+
+    def to_internal_value(self, data):
+        if _reads_json(self) and not accepts(data):
+            raise serializers.ValidationError(message, code="invalid")
+        return convert(self, data)
+
+    field_class.to_internal_value = to_internal_value
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_strict_json_type(serializers.CharField, lambda v: isinstance(v, str), "Send text (a JSON string).")
+_strict_json_type(serializers.IntegerField, _is_int, "Send a whole number (a JSON number).")
+_strict_json_type(serializers.BooleanField, lambda v: isinstance(v, bool), "Send true or false.")
+_strict_json_type(serializers.PrimaryKeyRelatedField, _is_int, "Send the id as a whole number.")

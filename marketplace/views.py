@@ -69,7 +69,16 @@ def csrf_failure(request, reason=""):
     )
 
 
+def _api_error(request, status: int, code: str, message: str) -> JsonResponse | None:
+    # API clients read the API's one error format, also for a path no route matches.
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"status": status, "code": code, "message": message}}, status=status)
+    return None
+
+
 def error_404(request, exception=None):
+    if api := _api_error(request, 404, "not_found", "Not found."):
+        return api
     return render(
         request,
         "marketplace/error.html",
@@ -79,6 +88,8 @@ def error_404(request, exception=None):
 
 
 def error_500(request):
+    if api := _api_error(request, 500, "error", "Something went wrong. Please try again."):
+        return api
     return render(
         request,
         "marketplace/error.html",

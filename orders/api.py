@@ -1,12 +1,13 @@
 """Orders API: the caller's cart, checkout, the caller's orders; merchants see their shop's."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api import MoneyField
+from marketplace.schema import ErrorDetailSerializer, ErrorSerializer
 from orders import selectors, services
 from orders.models import Order
 from payments import services as payment_services
@@ -52,11 +53,27 @@ class PriceChangeOutSerializer(serializers.Serializer):
     price = MoneyField(source="price_minor")
 
 
+# The services' rules for a phone number and a tracking number, in ASCII so the schema can
+# state them as patterns (the pages also take other scripts' digits).
+PHONE_PATTERN = r"^[ +()\-]*(?:[0-9][ +()\-]*){6,15}$"
+TRACKING_PATTERN = r"^-*[A-Za-z0-9][A-Za-z0-9\-]*$"
+
+
+def tracking_number_field() -> serializers.RegexField:
+    return serializers.RegexField(
+        TRACKING_PATTERN, min_length=4, max_length=60, trim_whitespace=False,
+        error_messages={"invalid": "Enter the tracking number: 4 to 60 letters, digits and hyphens."},
+    )  # fmt: skip
+
+
 class CheckoutInSerializer(serializers.Serializer):
     idempotency_key = serializers.CharField(max_length=64, help_text="A fresh random value per checkout attempt.")
     name = serializers.CharField(max_length=80)
-    phone = serializers.CharField(max_length=32)
-    address = serializers.CharField(max_length=300)
+    phone = serializers.RegexField(
+        PHONE_PATTERN, max_length=32, trim_whitespace=False,
+        error_messages={"invalid": "Enter a phone number the courier can call (digits, 6 to 15 of them)."},
+    )  # fmt: skip
+    address = serializers.CharField(min_length=5, max_length=300)
     city = serializers.CharField(max_length=80)
     postal_code = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
 
@@ -81,9 +98,9 @@ class OrderOutSerializer(serializers.Serializer):
     refunded = MoneyField(source="refunded_minor", min_minor=0)
     carrier = serializers.CharField()
     tracking_number = serializers.CharField()
-    ship_by = serializers.DateTimeField()
-    auto_confirm_at = serializers.DateTimeField()
-    after_sales_ends_at = serializers.DateTimeField()
+    ship_by = serializers.DateTimeField(allow_null=True)
+    auto_confirm_at = serializers.DateTimeField(allow_null=True)
+    after_sales_ends_at = serializers.DateTimeField(allow_null=True)
     lines = OrderLineOutSerializer(many=True)
 
 
@@ -98,7 +115,25 @@ class GroupOutSerializer(serializers.Serializer):
 
 class ShipInSerializer(serializers.Serializer):
     carrier = serializers.CharField(max_length=60)
-    tracking_number = serializers.CharField(max_length=60)
+    tracking_number = tracking_number_field()
+
+
+class CartOutSerializer(serializers.Serializer):
+    items = CartItemOutSerializer(many=True)
+
+
+class OrderListOutSerializer(serializers.Serializer):
+    results = OrderOutSerializer(many=True, help_text="Newest first; the latest 100 (a shop's: 200).")
+
+
+class CheckoutConflictDetailSerializer(ErrorDetailSerializer):
+    changed = PriceChangeOutSerializer(
+        many=True, required=False, help_text="Lines whose price changed since the buyer saw it."
+    )
+
+
+class CheckoutConflictSerializer(serializers.Serializer):
+    error = CheckoutConflictDetailSerializer()
 
 
 class _Buyer(APIView):
@@ -109,7 +144,7 @@ class _Buyer(APIView):
 
 
 class CartApi(_Buyer):
-    @extend_schema(responses=CartItemOutSerializer(many=True))
+    @extend_schema(responses=CartOutSerializer)
     def get(self, request):
         return Response({"items": CartItemOutSerializer(selectors.cart_lines(self.cart()), many=True).data})
 
@@ -142,7 +177,7 @@ class CartPricesAcceptApi(_Buyer):
     the one given (the price the buyer was shown); an item whose price moved again keeps
     its old one and stays flagged, so checkout refuses it again."""
 
-    @extend_schema(request=CartPricesAcceptInSerializer, responses=CartItemOutSerializer(many=True))
+    @extend_schema(request=CartPricesAcceptInSerializer, responses=CartOutSerializer)
     def post(self, request):
         serializer = CartPricesAcceptInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -159,13 +194,20 @@ class CheckoutApi(_Buyer):
     that changed since the buyer saw it is a 409 listing the changed lines (`changed`); the
     buyer accepts the new prices with CartPricesAcceptApi and checks out again."""
 
-    @extend_schema(request=CheckoutInSerializer, responses={201: GroupOutSerializer, 200: GroupOutSerializer})
+    @extend_schema(
+        request=CheckoutInSerializer,
+        responses={
+            201: GroupOutSerializer,
+            200: OpenApiResponse(GroupOutSerializer, description="A repeat of a placed checkout: the same group."),
+            409: OpenApiResponse(CheckoutConflictSerializer, description="A price changed, or stock ran out."),
+            502: OpenApiResponse(ErrorSerializer, description="The payment provider did not answer; retry."),
+        },
+    )
     def post(self, request):
         serializer = CheckoutInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         key = data.pop("idempotency_key")
-        existed = request.user.order_groups.filter(idempotency_key=key).exists()
         try:
             group = services.checkout_from_cart(
                 buyer=request.user, cart=self.cart(), address=services.Address(**data), idempotency_key=key
@@ -175,6 +217,9 @@ class CheckoutApi(_Buyer):
             return Response(
                 {"error": {"status": 409, "code": exc.code, "message": exc.message, "changed": changed}}, status=409
             )
+        # Whether this very request placed the group, as the database decided it: concurrent
+        # twins with one key all get the group, and only the one that placed it a 201.
+        created = group.placed_now
         try:
             group = payment_services.payment_intent_ensure(group_id=group.pk, placed=group)
         except stripe_client.StripeFailure as exc:
@@ -183,12 +228,12 @@ class CheckoutApi(_Buyer):
             )
         group = selectors.group_get_for_buyer(buyer=request.user, group_id=group.pk)
         return Response(
-            GroupOutSerializer(group).data, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+            GroupOutSerializer(group).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
 
 class OrderListApi(_Buyer):
-    @extend_schema(responses=OrderOutSerializer(many=True))
+    @extend_schema(operation_id="v1_orders_list", responses=OrderListOutSerializer)
     def get(self, request):
         orders = selectors.order_list_for_buyer(buyer=request.user)[:100]
         return Response({"results": OrderOutSerializer(orders, many=True).data})
@@ -224,7 +269,11 @@ class _Merchant(APIView):
 
 
 class MerchantOrderListApi(_Merchant):
-    @extend_schema(responses=OrderOutSerializer(many=True))
+    @extend_schema(
+        operation_id="v1_merchant_orders_list",
+        responses=OrderListOutSerializer,
+        parameters=[OpenApiParameter("status", str, enum=list(Order.Status.values), description="Only this status.")],
+    )
     def get(self, request):
         status_filter = request.query_params.get("status")
         if status_filter and status_filter not in Order.Status.values:

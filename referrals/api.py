@@ -100,7 +100,7 @@ class PayoutSerializer(serializers.Serializer):
     status = serializers.CharField()
     failure_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class PayoutListApi(OwnerScopedMixin, generics.ListAPIView):

@@ -3,14 +3,13 @@
 from django.conf import settings
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import generics, pagination, permissions, serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import generics, permissions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.api import MoneyField
-from marketplace.money import MoneyError, money_parse
+from marketplace.api import MoneyField, OffsetPagination, OffsetQuerySerializer
 from shops import selectors, services
 from shops.images import ImageRejected
 from shops.models import Category, Product, ProductPhoto, Shop
@@ -175,11 +174,6 @@ class PhotoInSerializer(serializers.Serializer):
 # --- Public reads -----------------------------------------------------------------------
 
 
-class OffsetPagination(pagination.LimitOffsetPagination):
-    default_limit = 20
-    max_limit = 100
-
-
 class ShopListApi(generics.ListAPIView):
     permission_classes = [permissions.AllowAny]
     serializer_class = ShopOutSerializer
@@ -200,24 +194,39 @@ class CategoryListApi(generics.ListAPIView):
     queryset = Category.objects.all()
 
 
-def _price_param(request, name):
-    raw = request.query_params.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return money_parse(raw)
-    except MoneyError as exc:
-        raise serializers.ValidationError({name: [str(exc)]}) from None
+class ProductQuerySerializer(serializers.Serializer):
+    category = serializers.SlugField(
+        required=False, allow_blank=True, max_length=80, help_text="Category slug (with its subcategories)."
+    )
+    min_price = MoneyField(required=False, min_minor=0, blank_is_absent=True, help_text='Lowest price, e.g. "10.00".')
+    max_price = MoneyField(required=False, min_minor=0, blank_is_absent=True, help_text='Highest price, e.g. "99.50".')
 
 
-_LIST_PARAMS = [
-    OpenApiParameter("category", str, description="Category slug (includes its subcategories)."),
-    OpenApiParameter("min_price", str, description='Lowest price, e.g. "10.00".'),
-    OpenApiParameter("max_price", str, description='Highest price, e.g. "99.50".'),
-]
+class ProductSearchQuerySerializer(ProductQuerySerializer):
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Words to find; typos are tolerated."
+    )
 
 
-@extend_schema(parameters=_LIST_PARAMS)
+class ProductCardPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ProductCardSerializer(many=True)
+
+
+def _product_query(request, serializer_class=ProductQuerySerializer) -> dict:
+    """The catalog filters, checked: a NUL byte or "abc" for a price is a 400, not a 500."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    category_ids = None
+    if data.get("category"):
+        category_ids = selectors.category_descendant_ids(get_object_or_404(Category, slug=data["category"]))
+    return {"category_ids": category_ids, "min_price": data.get("min_price"), "max_price": data.get("max_price")}
+
+
+@extend_schema(parameters=[ProductQuerySerializer])
 class ProductListApi(generics.ListAPIView):
     """Active products of shops in good standing, newest first."""
 
@@ -234,36 +243,18 @@ class ProductListApi(generics.ListAPIView):
         return Response(data)
 
     def get_queryset(self):
-        request = self.request
-        category_ids = None
-        if slug := request.query_params.get("category"):
-            category_ids = selectors.category_descendant_ids(get_object_or_404(Category, slug=slug))
-        return selectors.product_list_public(
-            category_ids=category_ids,
-            min_price=_price_param(request, "min_price"),
-            max_price=_price_param(request, "max_price"),
-        ).order_by("-id")
+        return selectors.product_list_public(**_product_query(self.request)).order_by("-id")
 
 
-@extend_schema(
-    parameters=[OpenApiParameter("q", str, description="Words to find; typos are tolerated."), *_LIST_PARAMS]
-)
+@extend_schema(parameters=[ProductSearchQuerySerializer])
 class ProductSearchApi(generics.ListAPIView):
     permission_classes = [permissions.AllowAny]
     serializer_class = ProductCardSerializer
     pagination_class = OffsetPagination
 
     def get_queryset(self):
-        request = self.request
-        category_ids = None
-        if slug := request.query_params.get("category"):
-            category_ids = selectors.category_descendant_ids(get_object_or_404(Category, slug=slug))
-        return selectors.product_search(
-            text=request.query_params.get("q", ""),
-            category_ids=category_ids,
-            min_price=_price_param(request, "min_price"),
-            max_price=_price_param(request, "max_price"),
-        )
+        query = _product_query(self.request, ProductSearchQuerySerializer)
+        return selectors.product_search(text=self.request.query_params.get("q", ""), **query)
 
 
 class ProductDetailApi(APIView):
@@ -325,7 +316,11 @@ class MerchantShopApi(MerchantMixin, APIView):
 
 
 class MerchantProductListApi(MerchantMixin, APIView):
-    @extend_schema(responses=ProductCardSerializer(many=True))
+    @extend_schema(
+        operation_id="v1_merchant_products_list",
+        responses=ProductCardPageSerializer,
+        parameters=[OffsetQuerySerializer],
+    )
     def get(self, request):
         products = selectors.merchant_product_list(shop=self.shop()).select_related("shop")
         paginator = OffsetPagination()
