@@ -34,6 +34,19 @@ def _choice(choices) -> serializers.ChoiceField:
     )
 
 
+def _text(label: str, *, minimum: int = 1, maximum: int, **kwargs) -> serializers.CharField:
+    """A text input with the service's length rule (services._text) and its words, so the schema
+    can state the rule; the service still checks it."""
+    return serializers.CharField(
+        min_length=minimum if minimum > 1 else None, max_length=maximum,
+        error_messages={
+            "min_length": f"{label} needs at least {minimum} characters.",
+            "max_length": f"{label} is too long: at most {maximum} characters.",
+        },
+        **kwargs,
+    )  # fmt: skip
+
+
 class PhotosField(serializers.ListField):
     """Uploaded files; their count and content are checked by the service (photos_encode), the
     same rule as on the pages."""
@@ -187,43 +200,44 @@ class RequestCreateInSerializer(serializers.Serializer):
     line_id = serializers.IntegerField(min_value=1, help_text="The order line the request is about.")
     kind = _choice(AfterSalesRequest.Kind.choices)
     reason = _choice(AfterSalesRequest.Reason.choices)
-    description = serializers.CharField(
-        min_length=10, max_length=2000, help_text="What happened, in at least 10 characters."
+    description = _text(
+        "The description", minimum=10, maximum=2000, help_text="What happened, in at least 10 characters."
     )
     amount = MoneyField(help_text="The refund asked for; at most what was paid for the order.")
     photos = PhotosField(required=False, default=list)
 
 
 class AcceptInSerializer(serializers.Serializer):
-    return_address = serializers.CharField(
-        required=False, allow_blank=True, default="", min_length=10, max_length=300,
+    return_address = _text(
+        "The return address", minimum=10, maximum=300, required=False, allow_blank=True, default="",
         help_text="Required to accept a return: where to send the item.",
     )  # fmt: skip
 
 
 class ProposeInSerializer(serializers.Serializer):
     amount = MoneyField(help_text="Less than the amount asked for.")
-    note = serializers.CharField(max_length=600)
+    note = _text("A note to the buyer", maximum=600)
 
 
 class RejectInSerializer(serializers.Serializer):
-    note = serializers.CharField(min_length=10, max_length=600, help_text="Why, in at least 10 characters.")
+    note = _text("The reason for rejecting", minimum=10, maximum=600, help_text="Why, in at least 10 characters.")
     photos = PhotosField(required=False, default=list)
 
 
 class ReturnShipInSerializer(serializers.Serializer):
-    carrier = serializers.CharField(max_length=60)
+    carrier = _text("The carrier", maximum=60)
     tracking_number = tracking_number_field()
 
 
 class EscalateInSerializer(serializers.Serializer):
-    note = serializers.CharField(
-        min_length=10, max_length=600, help_text="Why Circle Market should step in, in at least 10 characters."
-    )
+    note = _text(
+        "Why Circle Market should step in", minimum=10, maximum=600,
+        help_text="Why Circle Market should step in, in at least 10 characters.",
+    )  # fmt: skip
 
 
 class MessageInSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=2000)
+    body = _text("The message", maximum=2000)
     photos = PhotosField(required=False, default=list)
 
 
@@ -232,7 +246,7 @@ class EvidenceInSerializer(serializers.Serializer):
         allow_empty=False,
         error_messages={"required": "Attach at least one photo.", "empty": "Attach at least one photo."},
     )
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = _text("The message", maximum=2000, required=False, allow_blank=True, default="")
 
 
 class RuleInSerializer(serializers.Serializer):
@@ -240,9 +254,10 @@ class RuleInSerializer(serializers.Serializer):
         [(o, o.label) for o in (Dispute.Outcome.FULL_REFUND, Dispute.Outcome.PARTIAL_REFUND, Dispute.Outcome.RELEASE)]
     )
     amount = MoneyField(required=False, help_text="Required for a partial refund: less than the amount asked for.")
-    reason = serializers.CharField(
-        min_length=10, max_length=2000, help_text="The written reason both sides will read, in at least 10 characters."
-    )
+    reason = _text(
+        "The written reason", minimum=10, maximum=2000,
+        help_text="The written reason both sides will read, in at least 10 characters.",
+    )  # fmt: skip
 
 
 class OpenOnlyQuerySerializer(serializers.Serializer):

@@ -73,7 +73,8 @@ def _flatten(detail) -> str:
     if isinstance(detail, list):
         return " ".join(_flatten(d) for d in detail if d)
     if isinstance(detail, dict):
-        return " ".join(f"{k}: {_flatten(v)}" for k, v in detail.items())
+        # A list's errors are keyed by position: people count from 1.
+        return " ".join(f"{f'Item {k + 1}' if isinstance(k, int) else k}: {_flatten(v)}" for k, v in detail.items())
     return str(detail)
 
 
@@ -92,8 +93,12 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         body["code"] = "invalid"
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        # Nested input (a list of items) has nested errors: each becomes one readable line.
-        body["fields"] = {k: [_flatten(m) for m in (v if isinstance(v, list) else [v]) if m] for k, v in detail.items()}
+        # Nested input (a list of items) has nested errors: each becomes one readable line; a
+        # message two rules share (a length and a pattern) is said once.
+        body["fields"] = {
+            k: list(dict.fromkeys(_flatten(m) for m in (v if isinstance(v, list) else [v]) if m))
+            for k, v in detail.items()
+        }
         body["message"] = "Some of the input is not valid: " + _flatten(detail)
     elif isinstance(exc, Http404):
         body["code"] = "not_found"
@@ -178,13 +183,13 @@ class MoneyField(serializers.Field):
             minor = money_parse(data)
         except MoneyError as exc:
             raise serializers.ValidationError(str(exc)) from None
-        # What pages forgive ("¥1,299", spaces) the API refuses: it takes what its schema says.
-        if not re.fullmatch(money_pattern(positive=bool(self.min_minor)), data):
-            raise serializers.ValidationError('Send the amount as plain digits, such as "12.50".')
         if self.min_minor is not None and minor < self.min_minor:
             raise serializers.ValidationError(
                 "The amount must be more than zero." if self.min_minor == 1 else "The amount is too small."
             )
+        # What pages forgive ("¥1,299", spaces) the API refuses: it takes what its schema says.
+        if not re.fullmatch(money_pattern(positive=bool(self.min_minor)), data):
+            raise serializers.ValidationError('Send the amount as plain digits, such as "12.50".')
         return minor
 
     def to_representation(self, value):
@@ -204,12 +209,12 @@ def _reads_json(field) -> bool:
     return data is not None and not isinstance(data, QueryDict)
 
 
-def _strict_json_type(field_class, accepts, message: str) -> None:
+def _strict_json_type(field_class, accepts, error: str) -> None:
     convert = field_class.to_internal_value
 
     def to_internal_value(self, data):
         if _reads_json(self) and not accepts(data):
-            raise serializers.ValidationError(message, code="invalid")
+            self.fail(error, data_type=type(data).__name__)
         return convert(self, data)
 
     field_class.to_internal_value = to_internal_value
@@ -219,7 +224,7 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-_strict_json_type(serializers.CharField, lambda v: isinstance(v, str), "Send text (a JSON string).")
-_strict_json_type(serializers.IntegerField, _is_int, "Send a whole number (a JSON number).")
-_strict_json_type(serializers.BooleanField, lambda v: isinstance(v, bool), "Send true or false.")
-_strict_json_type(serializers.PrimaryKeyRelatedField, _is_int, "Send the id as a whole number.")
+_strict_json_type(serializers.CharField, lambda v: isinstance(v, str), "invalid")
+_strict_json_type(serializers.IntegerField, _is_int, "invalid")
+_strict_json_type(serializers.BooleanField, lambda v: isinstance(v, bool), "invalid")
+_strict_json_type(serializers.PrimaryKeyRelatedField, _is_int, "incorrect_type")

@@ -57,12 +57,13 @@ class PriceChangeOutSerializer(serializers.Serializer):
 # state them as patterns (the pages also take other scripts' digits).
 PHONE_PATTERN = r"^[ +()\-]*(?:[0-9][ +()\-]*){6,15}$"
 TRACKING_PATTERN = r"^-*[A-Za-z0-9][A-Za-z0-9\-]*$"
+TRACKING_MESSAGE = "Enter the tracking number: 4 to 60 letters and digits."
 
 
 def tracking_number_field() -> serializers.RegexField:
     return serializers.RegexField(
         TRACKING_PATTERN, min_length=4, max_length=60, trim_whitespace=False,
-        error_messages={"invalid": "Enter the tracking number: 4 to 60 letters, digits and hyphens."},
+        error_messages={key: TRACKING_MESSAGE for key in ("invalid", "min_length", "max_length")},
     )  # fmt: skip
 
 
@@ -73,7 +74,10 @@ class CheckoutInSerializer(serializers.Serializer):
         PHONE_PATTERN, max_length=32, trim_whitespace=False,
         error_messages={"invalid": "Enter a phone number the courier can call (digits, 6 to 15 of them)."},
     )  # fmt: skip
-    address = serializers.CharField(min_length=5, max_length=300)
+    address = serializers.CharField(
+        min_length=5, max_length=300,
+        error_messages={"min_length": "Enter the street address with the building and flat number."},
+    )  # fmt: skip
     city = serializers.CharField(max_length=80)
     postal_code = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
 

@@ -14,9 +14,8 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
-from schemathesis import openapi
 
-from tests.marketplace.api_world import World, api_world
+from tests.marketplace.api_world import World, api_schema, api_world
 
 # Built-in checks that do not apply here, each with the reason (every other check runs):
 EXCLUDED_CHECKS = {
@@ -56,10 +55,8 @@ _KNOWN_IDS: dict[str, list[int | str]] = {}
 
 
 def _load_schema():
-    from drf_spectacular.generators import SchemaGenerator
-
     config = schemathesis.Config.from_dict({"seed": SEED, "generation": {"max-examples": MAX_EXAMPLES}})
-    loaded = openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True), config=config)
+    loaded = api_schema(config)
     loaded.app = get_wsgi_application()
 
     @loaded.hook
