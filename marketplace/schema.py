@@ -15,6 +15,10 @@ truthfully without repeating the list on every view:
 
 A view declares anything else (checkout's 502, a richer 409) with `extend_schema(responses=...)`;
 what it declares wins.
+
+Inputs are described as the server checks them: plain text as a pattern of its trimmed length
+(see text_pattern), money as a string pattern for the deployment's currency, nested lists with
+their bounds, and bodies as JSON unless the view reads uploads.
 """
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
