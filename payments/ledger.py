@@ -106,6 +106,13 @@ class AccountRef:
 
 
 @dataclass(frozen=True)
+class Holder:
+    """Just enough of a row for account_get when only its id is at hand: its primary key."""
+
+    pk: int
+
+
+@dataclass(frozen=True)
 class Posting:
     """One balanced transaction for ledger_post_many."""
 

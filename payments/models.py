@@ -11,7 +11,6 @@ class LedgerAccount(models.Model):
     class Kind(models.TextChoices):
         CLEARING = "clearing", "Payment clearing"
         ESCROW = "escrow", "Held payment (per order)"
-        MERCHANT_PENDING = "merchant_pending", "Merchant pending"
         MERCHANT_AVAILABLE = "merchant_available", "Merchant available"
         PROMOTER_PENDING = "promoter_pending", "Promoter pending"
         PROMOTER_AVAILABLE = "promoter_available", "Promoter available"
@@ -98,7 +97,6 @@ class WebhookEvent(models.Model):
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
-        STARTED = "started", "Started"
         SUCCEEDED = "succeeded", "Succeeded"
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
@@ -127,7 +125,6 @@ class Refund(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
 
     class Kind(models.TextChoices):
         REFUND = "refund", "Refund"
