@@ -3,8 +3,11 @@
 the test database, and refused. The suite itself runs as the owner, which creates,
 migrates and flushes (TRUNCATE) the test database."""
 
+from pathlib import Path
+
 import psycopg2
 import pytest
+import yaml
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
@@ -235,3 +238,15 @@ def test_the_app_role_runs_the_money_flow_with_its_rights_alone(client):
     finally:
         connection.close()
         connection.settings_dict["OPTIONS"]["options"] = options
+
+
+def test_compose_runs_the_app_as_its_role_and_only_migrate_as_the_owner():
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name in ("web", "worker", "beat", "migrate"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://circle_app:"), name
+        assert env["POSTGRES_PASSWORD"] == "", name  # .env's owner password does not reach the app
+    assert services["migrate"]["environment"]["MIGRATION_DATABASE_URL"].startswith("postgres://circle:")
+    assert not any("MIGRATION_DATABASE_URL" in services[name]["environment"] for name in ("web", "worker", "beat"))
+    assert services["migrate"]["command"][-2:] == ["migrate", "--no-input"]
