@@ -336,7 +336,8 @@ if MARKETPLACE_CURRENCY in STRIPE_UNIT_DIFFERS:
 # Every ledger transaction is stamped with the session's currency (payments migration 0010),
 # and the database refuses its entries on accounts of any other: a changed setting on a
 # database with postings is refused, not posted into the old accounts.
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c marketplace.currency={MARKETPLACE_CURRENCY}"
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["options"] = f"{_db_options.get('options', '')} -c marketplace.currency={MARKETPLACE_CURRENCY}".strip()
 MARKETPLACE_PLATFORM_FEE_BPS = env.int("MARKETPLACE_PLATFORM_FEE_BPS", default=500)
 MARKETPLACE_AUTO_CONFIRM_DAYS = env.int("MARKETPLACE_AUTO_CONFIRM_DAYS", default=10)
 MARKETPLACE_AFTER_SALES_DAYS = env.int("MARKETPLACE_AFTER_SALES_DAYS", default=7)
