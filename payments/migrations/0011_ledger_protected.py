@@ -106,7 +106,7 @@ DROP FUNCTION ledger_account_refuse_change();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("payments", "0009_index_diet")]
+    dependencies = [("payments", "0010_dead_statuses_and_kinds")]
 
     operations = [
         migrations.SeparateDatabaseAndState(

@@ -23,10 +23,10 @@ from payments import ledger
 from payments.checks import ledger_currency_check
 from payments.ledger import Kind, LedgerCurrencyMismatch
 from payments.models import LedgerEntry, LedgerTransaction
-from payments.services import orders_settle_due, reconcile
+from payments.services import reconcile
 from payments.stripe_client import _request as stripe_request
 from tests.factories import UserFactory, make_product
-from tests.orders.helpers import pay, place, ship_confirm_and_age
+from tests.helpers import pay, place, settle_due, ship_confirm_and_age
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,7 +108,7 @@ def test_a_three_decimal_currency_is_charged_settled_and_reconciled_in_fils(clie
     # when it is bought with two of it, paid, received and settled
     group = pay(client, place(UserFactory(), (product.variants.get(), 2)))
     order = ship_confirm_and_age(group.orders.get())
-    assert orders_settle_due() == 1
+    assert settle_due() == 1
 
     # then Stripe was asked for an amount it accepts, exactly the order's total
     intent = stripe_request("get", f"/v1/payment_intents/{group.payment_intent_id}")

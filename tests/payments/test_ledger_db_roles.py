@@ -15,9 +15,9 @@ from orders.models import Order
 from payments import ledger
 from payments.ledger import Kind
 from payments.models import LedgerAccount, LedgerEntry
-from payments.services import orders_settle_due, payouts_run, reconcile, refund_create
+from payments.services import payouts_run, reconcile, refund_create
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import pay, place, ship_confirm_and_age
+from tests.helpers import pay, place, settle_due, ship_confirm_and_age
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -227,7 +227,7 @@ def test_the_app_role_runs_the_money_flow_with_its_rights_alone(client):
             assert cursor.fetchone()[0] == settings.DATABASE_APP_ROLE
         group = pay(client, place(buyer, (product.variants.get(), 1)))
         order = ship_confirm_and_age(group.orders.get())
-        assert orders_settle_due() == 1
+        assert settle_due() == 1
         assert len(payouts_run(minimum_minor=1)) == 1
         with transaction.atomic():
             refund_create(order=Order.objects.select_for_update().get(pk=order.pk), amount_minor=5_000, reason="test")
