@@ -45,6 +45,10 @@ SETTLEMENT_DUE_SQL = (
 )
 
 
+# The orders among ids (parameter) that may be settled now.
+SETTLEMENT_IDS_SQL = "o.id = ANY(%(ids)s) AND o.status = 'received' AND NOT o.is_held ORDER BY o.id"
+
+
 def orders_settle_due_batch(*, batch_size: int = 2000) -> SettlementBatch:
     """Settle up to `batch_size` orders whose after-sales window has ended, oldest first."""
     return _settle(SETTLEMENT_DUE_SQL, {"now": timezone.now(), "limit": batch_size})
@@ -52,9 +56,7 @@ def orders_settle_due_batch(*, batch_size: int = 2000) -> SettlementBatch:
 
 def orders_settle(*, order_ids: list[int]) -> int:
     """Settle these orders if they are due for it; returns how many were settled."""
-    return _settle(
-        "o.id = ANY(%(ids)s) AND o.status = 'received' AND NOT o.is_held ORDER BY o.id", {"ids": list(order_ids)}
-    ).settled
+    return _settle(SETTLEMENT_IDS_SQL, {"ids": list(order_ids)}).settled
 
 
 # Why settlement refuses an order, by the account that does not hold what it should;

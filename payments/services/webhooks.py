@@ -4,11 +4,10 @@ import datetime
 import logging
 
 import stripe
-from django.db import connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from marketplace.errors import DomainError
-from marketplace.prepared import PreparedStatement
 from orders.models import Order, OrderEvent, OrderGroup
 from payments import stripe_client
 from payments.models import WebhookEvent
@@ -79,39 +78,23 @@ class _Replayed(Exception):
     pass
 
 
-_WEBHOOK_EVENT_INSERT = PreparedStatement(
-    "webhook_event_insert",
-    """
-    INSERT INTO payments_webhookevent (stripe_id, type, payload, status, error, stripe_created_at, received_at,
-                                       handled_at)
-    VALUES (%(stripe_id)s, %(type)s, %(payload)s, %(status)s, %(error)s, %(created)s, now(),
-            CASE WHEN %(handled)s THEN now() END)
-    ON CONFLICT (stripe_id) DO NOTHING RETURNING id
-    """,
-    stripe_id="text",
-    type="text",
-    payload="jsonb",
-    status="text",
-    error="text",
-    created="timestamptz",
-    handled="boolean",
-)
-
-
 def _webhook_event_insert(data: dict, payload: bytes, *, status: str, error: str = ""):
-    """Store an event (the body as Stripe sent it) once; None if its id was stored before.
-    A status other than received means it was applied in this transaction."""
+    """Store an event once; None if its id was stored before (a replay, or a twin delivery
+    that committed first), and then the caller's transaction is rolled back. A status other
+    than received means it was applied in this transaction."""
     created_at = datetime.datetime.fromtimestamp(int(data.get("created", 0)), tz=datetime.UTC)
-    with connection.cursor() as cursor:
-        _WEBHOOK_EVENT_INSERT.execute(
-            cursor,
-            {"stripe_id": data["id"], "type": data["type"][:100], "payload": payload.decode(), "status": status,
-             "error": error[:1000], "created": created_at, "handled": status != WebhookEvent.Status.RECEIVED},
-        )  # fmt: skip
-        inserted = cursor.fetchone()
-    if inserted is None:
+    try:
+        return WebhookEvent.objects.create(
+            stripe_id=data["id"],
+            type=data["type"][:100],
+            payload=data,
+            status=status,
+            error=error[:1000],
+            stripe_created_at=created_at,
+            handled_at=None if status == WebhookEvent.Status.RECEIVED else timezone.now(),
+        )
+    except IntegrityError:
         return None
-    return WebhookEvent(pk=inserted[0], stripe_id=data["id"], type=data["type"], status=status)
 
 
 # Event types other apps handle (disputes: chargebacks), registered from their AppConfig.ready
