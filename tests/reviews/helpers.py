@@ -12,6 +12,7 @@ from PIL import Image
 from orders import services as order_services
 from orders.models import Order, OrderGroup, OrderLine
 from referrals import services as referral_services
+from reviews.models import Review
 from tests.factories import UserFactory, make_product
 from tests.orders.helpers import ADDRESS, pay, place
 
@@ -75,3 +76,29 @@ def upload(name="photo.jpg"):
 
 def not_an_image(name="photo.jpg"):
     return SimpleUploadedFile(name, b"%PDF-1.4 this is not a picture", content_type="image/jpeg")
+
+
+def plant_reviews(product, specs: list[dict]) -> list:
+    """Reviews written straight to the table, each on its own line of one planted order:
+    specs give stars and optionally connection, fold_reason, created_at."""
+    anchor = planted_line(shop=product.shop, product=product)
+    order, variant, now = anchor.order, anchor.variant, timezone.now()
+    lines = OrderLine.objects.bulk_create(
+        [
+            OrderLine(order=order, product=product, variant=variant, title="x", variant_name="x",
+                      unit_price_minor=1000, quantity=1, total_minor=1000)
+            for _ in specs
+        ]
+    )  # fmt: skip
+    return Review.objects.bulk_create(
+        [
+            Review(
+                line=line, order=order, product=product, shop=product.shop, buyer_id=order.buyer_id,
+                stars=spec["stars"], score_described=spec.get("described", spec["stars"]), score_service=4,
+                score_shipping=4, connection=spec.get("connection", ""), fold_reason=spec.get("fold_reason", ""),
+                is_folded=bool(spec.get("fold_reason")), received_at=now,
+                created_at=spec.get("created_at", now),
+            )  # fmt: skip
+            for line, spec in zip(lines, specs, strict=True)
+        ]
+    )
