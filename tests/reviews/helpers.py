@@ -78,11 +78,11 @@ def not_an_image(name="photo.jpg"):
     return SimpleUploadedFile(name, b"%PDF-1.4 this is not a picture", content_type="image/jpeg")
 
 
-def plant_reviews(product, specs: list[dict]) -> list:
-    """Reviews written straight to the table, each on its own line of one planted order:
-    specs give stars and optionally connection, fold_reason, created_at."""
-    anchor = planted_line(shop=product.shop, product=product)
-    order, variant, now = anchor.order, anchor.variant, timezone.now()
+def plant_reviews(product, specs: list[dict], *, order=None) -> list:
+    """Reviews written straight to the table, each on its own line of one order (a planted
+    one unless given): specs give stars and optionally connection, fold_reason, created_at."""
+    order = order or planted_line(shop=product.shop, product=product).order
+    variant, now = product.variants.first(), timezone.now()
     lines = OrderLine.objects.bulk_create(
         [
             OrderLine(order=order, product=product, variant=variant, title="x", variant_name="x",
@@ -93,10 +93,19 @@ def plant_reviews(product, specs: list[dict]) -> list:
     return Review.objects.bulk_create(
         [
             Review(
-                line=line, order=order, product=product, shop=product.shop, buyer_id=order.buyer_id,
-                stars=spec["stars"], score_described=spec.get("described", spec["stars"]), score_service=4,
-                score_shipping=4, connection=spec.get("connection", ""), fold_reason=spec.get("fold_reason", ""),
-                is_folded=bool(spec.get("fold_reason")), received_at=now,
+                line=line,
+                order=order,
+                product=product,
+                shop=product.shop,
+                buyer_id=order.buyer_id,
+                stars=spec["stars"],
+                score_described=spec.get("described", spec["stars"]),
+                score_service=4,
+                score_shipping=4,
+                connection=spec.get("connection", ""),
+                fold_reason=spec.get("fold_reason", ""),
+                is_folded=bool(spec.get("fold_reason")),
+                received_at=now,
                 created_at=spec.get("created_at", now),
             )  # fmt: skip
             for line, spec in zip(lines, specs, strict=True)

@@ -70,9 +70,14 @@ def test_mean_histogram_and_bayesian_score_equal_an_independent_computation(spec
     plant_reviews(product, specs) if specs else None
     sibling = make_product(shop=product.shop)
     plant_reviews(sibling, [{"stars": s} for s in other]) if other else None
+
     # when the rating is computed independently from the raw rows
     def rated(review):
-        return review.connection == "" and review.fold_reason != "manipulation" and review.created_at >= now - timedelta(days=365)
+        return (
+            review.connection == ""
+            and review.fold_reason != "manipulation"
+            and review.created_at >= now - timedelta(days=365)
+        )
 
     rows = list(Review.objects.all())
     mine = [r.stars for r in rows if r.product_id == product.pk and rated(r)]
