@@ -65,6 +65,13 @@ class Review(models.Model):
         indexes = [
             models.Index(fields=["product", "-created_at"], name="review_product_recent"),
             models.Index(fields=["shop", "-created_at"], name="review_shop_recent"),
+            # The credit evaluation's rating per shop, read from the index alone (rated reviews only).
+            models.Index(
+                fields=["shop", "created_at"],
+                include=["stars"],
+                condition=Q(connection="") & ~Q(fold_reason="manipulation"),
+                name="review_rated_by_shop",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(stars__gte=1, stars__lte=5), name="review_stars_1_5"),

@@ -91,7 +91,7 @@ def credit_figures_sql(*, shop_filter: bool) -> str:
                coalesce(o.orders_3m, 0) AS orders_3m,
                CASE WHEN coalesce(o.due, 0) > 0 THEN o.on_time * 10000 / o.due END AS on_time_bps,
                coalesce(d.lost, 0) AS disputes_lost_3m,
-               coalesce(c.completed, 0) AS completed_orders,
+               coalesce(o.completed, 0) AS completed_orders,
                (x.shop_id IS NOT NULL) AS sanctioned
           FROM shops_shop s
           LEFT JOIN (
@@ -101,16 +101,21 @@ def credit_figures_sql(*, shop_filter: bool) -> str:
              GROUP BY shop_id
           ) r ON r.shop_id = s.id
           LEFT JOIN (
+            -- One pass over the shop's orders: the 3-month figures and the completed count.
             SELECT shop_id,
-                   count(*) FILTER (WHERE status NOT IN ('cancelled', 'expired')) AS orders_3m,
-                   count(*) FILTER (WHERE due) AS due,
-                   count(*) FILTER (WHERE due AND shipped_at <= ship_by AND tracking_number <> '') AS on_time
+                   count(*) FILTER (WHERE recent AND status NOT IN ('cancelled', 'expired')) AS orders_3m,
+                   count(*) FILTER (WHERE recent AND due) AS due,
+                   count(*) FILTER (WHERE recent AND due AND shipped_at <= ship_by AND tracking_number <> '')
+                       AS on_time,
+                   count(*) FILTER (WHERE status IN ('received', 'settled') AND received_at < %(as_of)s)
+                       AS completed
               FROM (
-                SELECT shop_id, status, shipped_at, ship_by, tracking_number,
+                SELECT shop_id, status, shipped_at, ship_by, tracking_number, received_at,
+                       paid_at >= %(credit_since)s AND paid_at < %(as_of)s AS recent,
                        ((shipped_at IS NOT NULL AND shipped_at < %(as_of)s) OR ship_by < %(as_of)s)
                        AND NOT (shipped_at IS NULL AND cancelled_at IS NOT NULL AND cancelled_at < ship_by) AS due
                   FROM orders_order
-                 WHERE paid_at >= %(credit_since)s AND paid_at < %(as_of)s {only}
+                 WHERE paid_at < %(as_of)s {only}
               ) paid
              GROUP BY shop_id
           ) o ON o.shop_id = s.id
@@ -119,11 +124,6 @@ def credit_figures_sql(*, shop_filter: bool) -> str:
              WHERE outcome = ANY(%(buyer_won)s) AND ruled_at >= %(credit_since)s AND ruled_at < %(as_of)s {only}
              GROUP BY shop_id
           ) d ON d.shop_id = s.id
-          LEFT JOIN (
-            SELECT shop_id, count(*) AS completed FROM orders_order
-             WHERE status IN ('received', 'settled') AND received_at < %(as_of)s {only}
-             GROUP BY shop_id
-          ) c ON c.shop_id = s.id
           LEFT JOIN (
             SELECT DISTINCT shop_id FROM disputes_sanction
              WHERE starts_at <= %(as_of)s AND ends_at > %(as_of)s
