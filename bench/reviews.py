@@ -144,7 +144,8 @@ def run_p9() -> None:
         print(
             f"P9 raw: {int(total)} shops, {int(reviews)} reviews (generated in {generated:.1f} s): evaluated "
             f"{int(written)} in {seconds:.2f} s ({rate:.0f} shops/s, median of 3 months); baseline, one grouped "
-            f"scan of reviews and orders: {raw:.2f} s ({seconds / raw:.1f}x); {int(trusted)} trusted; second run wrote {int(again)}",
+            f"scan of reviews and orders: {raw:.2f} s ({seconds / raw:.1f}x); {int(trusted)} trusted; "
+            f"second run wrote {int(again)}",
             flush=True,
         )
     largest = max(results)
