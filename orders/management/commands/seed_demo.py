@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from disputes.demo import demo_cases_load
 from orders.demo import demo_orders_load
+from reviews.demo import demo_reviews_load
 from shops.demo import DEMO_PASSWORD, LOGINS, demo_load
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
             created = demo_load()
             demo_orders_load()
             demo_cases_load()
+            demo_reviews_load()
             self.stdout.write("Demo data loaded." if created else "Demo data already present; left as it is.")
         if options["verbosity"] < 1:
             return
