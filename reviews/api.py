@@ -8,7 +8,7 @@ photos) is checked by reviews.services, whose refusals become the one error form
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.files.storage import default_storage
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -269,6 +269,7 @@ class ReviewDetailApi(_ReviewsApi):
         services.review_edit(review_id=review_id, buyer=request.user, **self.input(ScoresInSerializer))
         return self.review_response(review_id)
 
+    @extend_schema(request=None, responses={405: OpenApiResponse(description=services.NOT_DELETABLE)})
     def delete(self, request, review_id: int):
         get_object_or_404(selectors.review_list(), pk=review_id)
         raise exceptions.MethodNotAllowed("DELETE", detail=services.NOT_DELETABLE)
