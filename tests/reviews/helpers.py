@@ -2,10 +2,12 @@
 and receipt, or planted directly for large or dated histories), photos, a frozen clock."""
 
 import io
+import threading
 import uuid
 from datetime import timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 from PIL import Image
 
@@ -111,3 +113,26 @@ def plant_reviews(product, specs: list[dict], *, order=None) -> list:
             for line, spec in zip(lines, specs, strict=True)
         ]
     )
+
+
+def race(n: int, work) -> list:
+    """Run work(i) in n threads released together, each on its own database connection;
+    returns what each returned or raised."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

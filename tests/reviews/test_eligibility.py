@@ -9,6 +9,7 @@ from django.http import Http404
 
 from disputes.models import AfterSalesRequest
 from marketplace.errors import ConflictError
+from orders import services as order_services
 from orders.models import Order
 from reviews import services
 from reviews.models import Review
@@ -272,3 +273,11 @@ def test_the_api_refuses_with_the_error_format_and_stores_nothing(api_client, mo
     assert response.status_code == 409 and "ended" in response.json()["error"]["message"]
     review = Review.objects.get()
     assert (review.stars, review.followup_text, review.reply_text) == (5, "One", "Thanks")
+
+
+def test_an_auto_confirmed_line_can_be_reviewed(client, monkeypatch):
+    clock = clock_freeze(monkeypatch)
+    line = received_line(client, confirm=False)
+    clock.advance(timedelta(days=11))
+    order_services.order_confirm_receipt(order_id=line.order_id)  # the auto-confirm timer's call
+    assert _create(line).line_id == line.pk
