@@ -343,9 +343,11 @@ REVIEWS_REPLY_DAYS = env.int("REVIEWS_REPLY_DAYS", default=30)
 REVIEWS_EDIT_HOURS = env.int("REVIEWS_EDIT_HOURS", default=24)
 # "Best rated": Bayesian average with the platform mean as prior, weighted as this many reviews.
 REVIEWS_BAYES_WEIGHT = env.int("REVIEWS_BAYES_WEIGHT", default=20)
+# Monthly levels and badges: daily, so a lost message is made up the next day; a month
+# already evaluated costs one query.
 CELERY_BEAT_SCHEDULE["shop-credit-monthly"] = {
     "task": "reviews.tasks.shop_credit_evaluate_task",
-    "schedule": crontab(minute="15", hour="0", day_of_month="1"),
+    "schedule": crontab(minute="15", hour="0"),
 }
 CELERY_BEAT_SCHEDULE["review-photo-render-sweep"] = {
     "task": "reviews.tasks.review_photo_render_sweep_task",

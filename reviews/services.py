@@ -22,7 +22,15 @@ from marketplace.errors import ConflictError, DomainError
 from orders.models import Order, OrderGroup, OrderLine
 from referrals.services import email_normalized
 from reviews import selectors
-from reviews.models import Review, ReviewModeration, ReviewPhoto, ReviewVote, RewardReport, VisitorSighting
+from reviews.models import (
+    Review,
+    ReviewModeration,
+    ReviewPhoto,
+    ReviewVote,
+    RewardReport,
+    ShopCreditHistory,
+    VisitorSighting,
+)
 from shops.images import ImageRejected, image_intake, image_renditions
 from shops.models import Shop
 
@@ -447,6 +455,10 @@ def shop_credit_evaluate(*, month: date | None = None) -> CreditRun:
     as they are (ON CONFLICT DO NOTHING): running it twice changes nothing, and the history
     stays what was published."""
     month = month or month_start(timezone.now())
+    # The month is written by one statement, all shops or none: any row means it is done,
+    # so the daily beat run (the sweeper for a lost monthly message) costs one query.
+    if ShopCreditHistory.objects.filter(month=month).exists():
+        return CreditRun(month=month, written=0)
     as_of = timezone.make_aware(datetime(month.year, month.month, 1))
     sql = selectors.credit_figures_sql(shop_filter=False)
     insert = f"""

@@ -28,5 +28,6 @@ def review_photo_render_sweep_task() -> int:
 
 @shared_task(acks_late=True)
 def shop_credit_evaluate_task() -> int:
-    """Beat, on the first of each month: this month's levels and badges for every shop."""
+    """Beat, daily: this month's levels and badges for every shop, once (later runs of the
+    month write nothing)."""
     return services.shop_credit_evaluate().written

@@ -1,10 +1,13 @@
 """Races on real concurrent connections: "once" holds when requests arrive together."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from marketplace.errors import ConflictError
 from reviews import services
-from reviews.models import Review, ReviewVote
+from reviews.models import Review, ReviewVote, ShopCreditHistory
 from tests.factories import UserFactory, make_shop
 from tests.reviews.helpers import REVIEW, planted_line, race
 
@@ -43,3 +46,11 @@ def test_simultaneous_replies_and_follow_ups_are_written_once():
             ReviewVote.objects.count(),
         )
     )
+
+
+def test_two_simultaneous_monthly_evaluations_write_each_shop_once():
+    shops = [make_shop() for _ in range(3)]
+    month = services.month_start(timezone.now() + timedelta(days=40))
+    results = race(2, lambda i: services.shop_credit_evaluate(month=month).written)
+    assert sorted(results) == [0, len(shops)], results
+    assert ShopCreditHistory.objects.filter(month=month).count() == len(shops)
