@@ -359,6 +359,8 @@ def review_vote(*, review_id: int, user, is_helpful: bool) -> Review:
         review = _lock(review_id)
         if review.buyer_id == user.pk:
             raise Forbidden("You cannot vote on your own review.")
+        if Shop.objects.filter(pk=review.shop_id, owner=user).exists():
+            raise Forbidden("A shop cannot vote on the reviews of its own products.")
         ReviewVote.objects.update_or_create(review=review, user=user, defaults={"is_helpful": is_helpful})
         votes = list(ReviewVote.objects.filter(review=review).values_list("is_helpful", flat=True))
         review.helpful_yes, review.helpful_total = sum(votes), len(votes)

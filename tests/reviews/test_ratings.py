@@ -112,6 +112,8 @@ def test_helpful_votes_one_per_user_none_on_your_own_and_most_helpful_sorts_by_w
     many = services.review_create(buyer=(line := planted_line(shop=shop)).order.buyer, line_id=line.pk, **REVIEW)
     with pytest.raises(Forbidden, match="your own review"):
         services.review_vote(review_id=one.pk, user=one.buyer, is_helpful=True)
+    with pytest.raises(Forbidden, match="its own products"):
+        services.review_vote(review_id=one.pk, user=shop.owner, is_helpful=True)
     with pytest.raises(DomainError, match="true or false"):
         services.review_vote(review_id=one.pk, user=UserFactory(), is_helpful="yes")
     voter = UserFactory()
