@@ -4,6 +4,8 @@ evidence; staff rule disputes.
 A request is one case shared by its buyer and its shop, so every per-request endpoint lives at
 `after-sales/<id>/...` and loads through the scoped selector first: a stranger gets a 404, the
 other party of the case a 403 from the service ("Only the shop can do this.").
+
+Longer than 400 lines: one view and its serializers per operation of one case.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -298,8 +300,8 @@ class _CaseApi(_ServiceErrorsMixin, APIView):
         return Response(RequestDetailOutSerializer(case, context={"request": self.request, "case": case}).data)
 
 
-def _multipart_or_json(serializer_class) -> dict:
-    # JSON carries no files: its variant of the input has no photos.
+def multipart_or_json(serializer_class) -> dict:
+    """A body with photos: multipart, or JSON without the photos (JSON carries no files)."""
     name = serializer_class.__name__.removesuffix("Serializer") + "JsonSerializer"
     json_class = type(name, (serializer_class,), {"photos": None})
     return {"multipart/form-data": serializer_class, "application/json": json_class}
@@ -315,7 +317,7 @@ class AfterSalesListCreateApi(_ServiceErrorsMixin, generics.ListAPIView):
     def get_queryset(self):
         return selectors.after_sales_list_for_buyer(buyer=self.request.user)
 
-    @extend_schema(request=_multipart_or_json(RequestCreateInSerializer), responses={201: RequestDetailOutSerializer})
+    @extend_schema(request=multipart_or_json(RequestCreateInSerializer), responses={201: RequestDetailOutSerializer})
     def post(self, request):
         serializer = RequestCreateInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -385,7 +387,7 @@ class AfterSalesProposeApi(_CaseApi):
 class AfterSalesRejectApi(_CaseApi):
     """The shop rejects, with its reason and optional photos."""
 
-    @extend_schema(request=_multipart_or_json(RejectInSerializer), responses=RequestDetailOutSerializer)
+    @extend_schema(request=multipart_or_json(RejectInSerializer), responses=RequestDetailOutSerializer)
     def post(self, request, request_id: int):
         case = self.case(request_id)
         services.after_sales_reject(request_id=case.pk, merchant=request.user, **self.input(RejectInSerializer))
@@ -447,7 +449,7 @@ class AfterSalesMessageListCreateApi(_CaseApi):
         context = {"request": request, "case": case}
         return Response({"results": MessageOutSerializer(case.messages.all(), many=True, context=context).data})
 
-    @extend_schema(request=_multipart_or_json(MessageInSerializer), responses={201: MessageOutSerializer})
+    @extend_schema(request=multipart_or_json(MessageInSerializer), responses={201: MessageOutSerializer})
     def post(self, request, request_id: int):
         case = self.case(request_id)
         message = services.after_sales_message_post(

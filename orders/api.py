@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from marketplace.api import MoneyField
 from marketplace.schema import ErrorDetailSerializer, ErrorSerializer
+from marketplace.web import VISITOR_COOKIE
 from orders import selectors, services
 from orders.models import Order
 from payments import services as payment_services
@@ -80,6 +81,13 @@ class CheckoutInSerializer(serializers.Serializer):
     )  # fmt: skip
     city = serializers.CharField(max_length=80)
     postal_code = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    visitor_id = serializers.RegexField(
+        r"^[0-9A-Za-z]{32}$",
+        required=False,
+        help_text="The visitor_id that POST /api/v1/shares/<code>/landing/ returned: the purchase is attributed "
+        "to that share's promoter, as in the browser (which sends the landing's cookie instead).",
+        error_messages={"invalid": "Send the visitor_id the share landing returned (32 letters and digits)."},
+    )
 
 
 class OrderLineOutSerializer(serializers.Serializer):
@@ -212,9 +220,14 @@ class CheckoutApi(_Buyer):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         key = data.pop("idempotency_key")
+        visitor_id = data.pop("visitor_id", None) or request.COOKIES.get(VISITOR_COOKIE)
         try:
             group = services.checkout_from_cart(
-                buyer=request.user, cart=self.cart(), address=services.Address(**data), idempotency_key=key
+                buyer=request.user,
+                cart=self.cart(),
+                address=services.Address(**data),
+                idempotency_key=key,
+                visitor_id=visitor_id,
             )
         except services.PriceChanged as exc:
             changed = PriceChangeOutSerializer(exc.changed, many=True).data
@@ -261,7 +274,9 @@ class OrderCancelApi(_Buyer):
     @extend_schema(request=None, responses=OrderOutSerializer)
     def post(self, request, order_id: int):
         order = selectors.order_get_for_buyer(buyer=request.user, order_id=order_id)
-        services.order_cancel(order_id=order.pk, actor=request.user, reason="Cancelled by the buyer before shipping.")
+        payment_services.order_cancel(
+            order_id=order.pk, actor=request.user, reason="Cancelled by the buyer before shipping."
+        )
         return Response(OrderOutSerializer(selectors.order_get_for_buyer(buyer=request.user, order_id=order_id)).data)
 
 

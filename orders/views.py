@@ -5,7 +5,6 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,16 +12,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from disputes import selectors as dispute_selectors
 from marketplace.errors import DomainError
+from marketplace.web import VISITOR_COOKIE, merchant_required
 from orders import selectors, services
 from orders.forms import AddressForm, ShipForm
 from orders.models import Order, OrderGroup
+from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments import stripe_client
 from payments.local_stripe import TEST_CARDS
 from payments.tasks import local_events_deliver_task
-from referrals import services as referral_services
-from referrals.views import VISITOR_COOKIE
-from shops.merchant_views import merchant_required
 
 CART_TOKEN = "cart_token"  # noqa: S105 - a session key name, not a secret
 
@@ -120,22 +118,14 @@ def checkout(request):
             name=data["name"], phone=data["phone"], address=data["address"], city=data["city"],
             postal_code=data["postal_code"],
         )  # fmt: skip
-        shares_by_product, refusals = referral_services.attribution_for_checkout(
-            visitor_id=request.COOKIES.get(VISITOR_COOKIE),
-            buyer=request.user,
-            products=[line.variant.product for line in lines],
-            address=address,
-        )
         try:
-            with transaction.atomic():
-                group = services.checkout_from_cart(
-                    buyer=request.user,
-                    cart=cart_obj,
-                    address=address,
-                    idempotency_key=data["idempotency_key"],
-                    shares_by_product=shares_by_product,
-                )
-                referral_services.commission_refusals_record(group=group, refusals=refusals)
+            group = services.checkout_from_cart(
+                buyer=request.user,
+                cart=cart_obj,
+                address=address,
+                idempotency_key=data["idempotency_key"],
+                visitor_id=request.COOKIES.get(VISITOR_COOKIE),
+            )
             payment_services.payment_intent_ensure(group_id=group.pk, placed=group)
         except services.PriceChanged as exc:
             services.cart_refresh_prices(cart=cart_obj)
@@ -226,7 +216,7 @@ def order_detail(request, order_id: int):
         "orders/order_detail.html",
         {
             "order": order,
-            "money": payment_services.order_money(order),
+            "money": payment_selectors.order_money(order),
             "lines": dispute_selectors.after_sales_order_lines(order=order),
             "requests": dispute_selectors.after_sales_open_for_order(order=order),
         },
@@ -251,7 +241,9 @@ def order_confirm(request, order_id: int):
 def order_cancel(request, order_id: int):
     order = selectors.order_get_for_buyer(buyer=request.user, order_id=order_id)
     try:
-        services.order_cancel(order_id=order.pk, actor=request.user, reason="Cancelled by the buyer before shipping.")
+        payment_services.order_cancel(
+            order_id=order.pk, actor=request.user, reason="Cancelled by the buyer before shipping."
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -297,7 +289,7 @@ def merchant_order_detail(request, order_id: int):
         {
             "order": order,
             "form": form,
-            "money": payment_services.order_money(order),
+            "money": payment_selectors.order_money(order),
             "requests": dispute_selectors.after_sales_open_for_order(order=order),
         },
     )
@@ -309,7 +301,7 @@ def merchant_earnings(request):
         request,
         "orders/merchant_earnings.html",
         {
-            "balances": payment_services.merchant_balances(shop=request.shop),
+            "balances": payment_selectors.merchant_balances(shop=request.shop),
             "shop": request.shop,
             "payouts": request.shop.payouts.order_by("-created_at", "-pk")[:20],
             "payout_minimum": settings.MARKETPLACE_PAYOUT_MINIMUM_MINOR,

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from marketplace.api import MoneyField, OwnerScopedMixin
 from payments.models import Payout
-from payments.services import promoter_balances
+from payments.selectors import promoter_balances
 from referrals import selectors, services
 from referrals.models import Share
 from referrals.views import _share_or_404, landing_click, visitor_cookie_set
@@ -117,6 +117,7 @@ class LandingSerializer(serializers.Serializer):
     promoter = serializers.CharField()
     disclosure = serializers.CharField()
     counted = serializers.BooleanField()
+    visitor_id = serializers.CharField(help_text="Send it with the checkout (visitor_id) to attribute the purchase.")
 
 
 class ShareLandingApi(APIView):
@@ -138,6 +139,7 @@ class ShareLandingApi(APIView):
                     "promoter": name,
                     "disclosure": f"{name} earns a commission if you buy. You pay the same price.",
                     "counted": counted,
+                    "visitor_id": visitor_id,
                 }
             ).data
         )

@@ -6,7 +6,16 @@ from datetime import date, timedelta
 from django.db import connection
 from django.utils import timezone
 
+from payments.split import line_commission_sql
 from referrals.models import Share
+
+# A line's (`l`) commission as its order (`o`) stands after refunds: payments.split's rule.
+_LINE_COMMISSION_SQL = line_commission_sql(
+    base="l.commission_base_minor",
+    kept="o.total_minor - o.refunded_minor",
+    total="o.total_minor",
+    bps="l.commission_bps",
+)
 
 
 @dataclass
@@ -36,19 +45,18 @@ def promoter_shares(*, promoter) -> list[ShareFigures]:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT s.id,
                    (SELECT count(*) FROM referrals_click c WHERE c.share_id = s.id),
                    count(DISTINCT o.id) FILTER (WHERE o.paid_at IS NOT NULL),
                    count(DISTINCT o.id) FILTER (WHERE o.refunded_minor > 0),
-                   coalesce(sum(l.commission_base_minor * (o.total_minor - o.refunded_minor) / o.total_minor
-                                * l.commission_bps / 10000) FILTER (WHERE o.paid_at IS NOT NULL), 0)
+                   coalesce(sum({_LINE_COMMISSION_SQL}) FILTER (WHERE o.paid_at IS NOT NULL), 0)
               FROM referrals_share s
               LEFT JOIN orders_orderline l ON l.share_id = s.id AND l.promoter_id = s.promoter_id
               LEFT JOIN orders_order o ON o.id = l.order_id
              WHERE s.promoter_id = %s
              GROUP BY s.id
-            """,
+            """,  # noqa: S608 - payments.split's SQL, a constant
             [promoter.pk],
         )
         figures = {row[0]: row[1:] for row in cursor.fetchall()}
@@ -106,12 +114,11 @@ def shop_top_promoters(*, shop, limit: int = 20) -> list[TopPromoter]:
     """Who brings this shop paid, unrefunded sales, by sales."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT coalesce(nullif(u.display_name, ''), split_part(u.email, '@', 1)),
                    count(DISTINCT o.id),
                    sum(l.total_minor * (o.total_minor - o.refunded_minor) / o.total_minor),
-                   sum(l.commission_base_minor * (o.total_minor - o.refunded_minor) / o.total_minor
-                       * l.commission_bps / 10000)
+                   sum({_LINE_COMMISSION_SQL})
               FROM orders_orderline l
               JOIN orders_order o ON o.id = l.order_id
               JOIN accounts_user u ON u.id = l.promoter_id
@@ -119,7 +126,7 @@ def shop_top_promoters(*, shop, limit: int = 20) -> list[TopPromoter]:
              GROUP BY u.id
              ORDER BY 3 DESC, u.id
              LIMIT %s
-            """,
+            """,  # noqa: S608 - payments.split's SQL, a constant
             [shop.pk, limit],
         )
         return [TopPromoter(*row) for row in cursor.fetchall()]

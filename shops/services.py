@@ -110,26 +110,28 @@ def shop_verify(*, shop_id: int) -> Shop:
     return shop
 
 
-def _shop_restrict(*, shop_id: int, status: str, reason: str) -> Shop:
+def _shop_restrict(*, shop_id: int, status: str, reason: str, by: str) -> Shop:
     if not reason.strip():
         raise DomainError("Give a reason; it is shown on the shop page.", field="reason")
     with transaction.atomic():
         shop = Shop.objects.select_for_update().get(pk=shop_id)
         shop.status = status
         shop.suspended_reason = reason.strip()[:300]
-        shop.save(update_fields=["status", "suspended_reason"])
+        shop.restricted_by = by
+        shop.save(update_fields=["status", "suspended_reason", "restricted_by"])
         catalog_changed()
     return shop
 
 
-def shop_suspend(*, shop_id: int, reason: str) -> Shop:
-    """Suspend a shop: its products leave browse and cannot be bought."""
-    return _shop_restrict(shop_id=shop_id, status=Shop.Status.SUSPENDED, reason=reason)
+def shop_suspend(*, shop_id: int, reason: str, by: str = Shop.RestrictedBy.STAFF) -> Shop:
+    """Suspend a shop: its products leave browse and cannot be bought. `by` (a
+    Shop.RestrictedBy) records who did, so that only they lift it."""
+    return _shop_restrict(shop_id=shop_id, status=Shop.Status.SUSPENDED, reason=reason, by=by)
 
 
-def shop_listings_freeze(*, shop_id: int, reason: str) -> Shop:
+def shop_listings_freeze(*, shop_id: int, reason: str, by: str = Shop.RestrictedBy.STAFF) -> Shop:
     """A sanction short of suspension: same effect on the catalog, the shop page stays up."""
-    return _shop_restrict(shop_id=shop_id, status=Shop.Status.FROZEN, reason=reason)
+    return _shop_restrict(shop_id=shop_id, status=Shop.Status.FROZEN, reason=reason, by=by)
 
 
 def shop_reinstate(*, shop_id: int) -> Shop:
@@ -137,7 +139,8 @@ def shop_reinstate(*, shop_id: int) -> Shop:
         shop = Shop.objects.select_for_update().get(pk=shop_id)
         shop.status = Shop.Status.ACTIVE
         shop.suspended_reason = ""
-        shop.save(update_fields=["status", "suspended_reason"])
+        shop.restricted_by = ""
+        shop.save(update_fields=["status", "suspended_reason", "restricted_by"])
         catalog_changed()
     return shop
 

@@ -1,22 +1,19 @@
-"""Helpers for API-wide tests: the published schema, clients acting as someone, races on real
-connections, and a small marketplace (a merchant's shop with products, a buyer with a cart,
-paid and shipped orders, an after-sales case escalated to a dispute, a share link and staff)."""
+"""Helpers for API-wide tests: the published schema, and a small marketplace (a merchant's shop
+with products, a buyer with a cart, paid and shipped orders, an after-sales case escalated to a
+dispute, a share link and staff)."""
 
 import functools
-import threading
 from dataclasses import dataclass, field
 
 import schemathesis
-from django.db import connection
 from drf_spectacular.generators import SchemaGenerator
-from rest_framework.test import APIClient
 from schemathesis import openapi
 
 from disputes import services as dispute_services
 from orders import services as order_services
 from referrals import services as referral_services
-from tests.disputes.helpers import paid_sale, shipped_sale
 from tests.factories import CategoryFactory, UserFactory, make_product, make_shop
+from tests.helpers import paid_sale, shipped_sale
 
 
 @functools.cache
@@ -27,34 +24,6 @@ def _raw_schema() -> dict:
 def api_schema(config: schemathesis.Config | None = None):
     """The schema /api/schema/ serves, loaded by Schemathesis (generated once per run)."""
     return openapi.from_dict(_raw_schema(), config=config)
-
-
-def as_user(user) -> APIClient:
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
-
-
-def race(n: int, work) -> list:
-    """Run work(i) in n threads released together; each thread has its own connection."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each caller got
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @dataclass

@@ -16,7 +16,8 @@ from werkzeug.test import Client as WsgiClient
 from marketplace.schema import text_pattern
 from orders.models import OrderGroup
 from tests.factories import UserFactory, make_product, make_shop
-from tests.marketplace.api_world import api_schema, as_user, race
+from tests.helpers import as_user, race
+from tests.marketplace.api_world import api_schema
 
 pytestmark = pytest.mark.django_db
 
