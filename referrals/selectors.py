@@ -1,7 +1,7 @@
 """Read models for promoters and merchants: per-link figures, earnings over time, top promoters."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import Sum
@@ -88,7 +88,7 @@ def promoter_earnings_by_week(*, promoter, weeks: int = 12) -> list[EarningsWeek
             account__kind=LedgerAccount.Kind.PROMOTER_AVAILABLE,
             account__user=promoter,
             transaction__kind=LedgerTransaction.Kind.SETTLEMENT,
-            created_at__gte=first,
+            created_at__gte=timezone.make_aware(datetime.combine(first, time.min)),
         )
         .annotate(week=TruncWeek("created_at"))
         .values_list("week")
