@@ -1,11 +1,14 @@
 """Read models for promoters and merchants: per-link figures, earnings over time, top promoters."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import connection
+from django.db.models import Sum
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from payments.split import line_commission_sql
 from referrals.models import Share
 
@@ -80,20 +83,20 @@ def promoter_earnings_by_week(*, promoter, weeks: int = 12) -> list[EarningsWeek
     """Commission that became available each week (settled orders), oldest first."""
     today = timezone.localdate()
     first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT date_trunc('week', e.created_at AT TIME ZONE %s)::date, sum(e.amount_minor)
-              FROM payments_ledgerentry e
-              JOIN payments_ledgeraccount a ON a.id = e.account_id
-              JOIN payments_ledgertransaction t ON t.id = e.transaction_id
-             WHERE a.kind = 'promoter_available' AND a.user_id = %s AND t.kind = 'settlement'
-               AND e.created_at >= %s
-             GROUP BY 1
-            """,
-            [timezone.get_current_timezone_name(), promoter.pk, first],
+    weekly = (
+        LedgerEntry.objects.filter(
+            account__kind=LedgerAccount.Kind.PROMOTER_AVAILABLE,
+            account__user=promoter,
+            transaction__kind=LedgerTransaction.Kind.SETTLEMENT,
+            created_at__gte=timezone.make_aware(datetime.combine(first, time.min)),
         )
-        by_week = dict(cursor.fetchall())
+        .annotate(week=TruncWeek("created_at"))
+        .values_list("week")
+        .annotate(amount=Sum("amount_minor"))
+        .order_by()
+    )
+    # TruncWeek answers the Monday's midnight in the current time zone.
+    by_week = {timezone.localtime(week).date(): amount for week, amount in weekly}
     rows = [EarningsWeek(first + timedelta(weeks=i), by_week.get(first + timedelta(weeks=i), 0)) for i in range(weeks)]
     top = max((row.amount_minor for row in rows), default=0)
     for i, row in enumerate(rows):

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from disputes import selectors as dispute_selectors
 from disputes.api import PhotosField, multipart_or_json
 from marketplace.api import CursorPagination, MoneyField
-from referrals.views import VISITOR_COOKIE
+from marketplace.web import VISITOR_COOKIE
 from reviews import selectors, services
 from shops.models import Product, Shop
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reviews import views
+from reviews import staff_views, views
 
 urlpatterns = [
     path("reviews/policy/", views.review_policy, name="review_policy"),
@@ -19,12 +19,12 @@ urlpatterns = [
     path("s/<slug:slug>/report-reward/", views.reward_report, name="reward_report"),
     path("merchant/reviews/", views.merchant_reviews, name="merchant_reviews"),
     path("merchant/trust/", views.merchant_trust, name="merchant_trust"),
-    path("staff/reviews/<int:review_id>/fold/", views.staff_review_fold, name="staff_review_fold"),
-    path("staff/reviews/<int:review_id>/unfold/", views.staff_review_unfold, name="staff_review_unfold"),
-    path("staff/review-reports/", views.staff_reward_reports, name="staff_reward_reports"),
+    path("staff/reviews/<int:review_id>/fold/", staff_views.staff_review_fold, name="staff_review_fold"),
+    path("staff/reviews/<int:review_id>/unfold/", staff_views.staff_review_unfold, name="staff_review_unfold"),
+    path("staff/review-reports/", staff_views.staff_reward_reports, name="staff_reward_reports"),
     path(
         "staff/review-reports/<int:report_id>/close/",
-        views.staff_reward_report_close,
+        staff_views.staff_reward_report_close,
         name="staff_reward_report_close",
     ),
 ]

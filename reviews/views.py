@@ -14,24 +14,21 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from disputes import selectors as dispute_selectors
-from disputes.views import staff_required
 from marketplace.errors import DomainError
+from marketplace.web import VISITOR_COOKIE, merchant_required
 from orders.models import OrderLine
-from referrals.views import VISITOR_COOKIE
 from reviews import selectors, services
 from reviews.forms import (
     FoldForm,
     FollowUpForm,
     ReplyForm,
-    ReportCloseForm,
     ReviewEditForm,
     ReviewForm,
     RewardReportForm,
     UnfoldForm,
 )
-from reviews.models import Review, RewardReport
+from reviews.models import Review
 from shops import selectors as shop_selectors
-from shops.merchant_views import merchant_required
 from shops.models import Shop
 
 
@@ -228,7 +225,7 @@ def review_edit(request, review_id: int):
     return render(request, "reviews/review_edit.html", {"review": review, "form": form}, status=status)
 
 
-def _act(request, review_id: int, form_name: str, form, action, success: str):
+def act_on_review(request, review_id: int, form_name: str, form, action, success: str):
     """Run one action posted from the review page; on refusal, show the page with the reason."""
     if form.is_valid():
         try:
@@ -250,7 +247,7 @@ def _act(request, review_id: int, form_name: str, form, action, success: str):
 @login_required
 @require_POST
 def review_follow_up(request, review_id: int):
-    return _act(
+    return act_on_review(
         request,
         review_id,
         "followup_form",
@@ -268,7 +265,7 @@ def review_reply(request, review_id: int):
         raise Http404
     selectors.merchant_review_get(shop=shop, review_id=review_id)
     _sighted(request)
-    return _act(
+    return act_on_review(
         request,
         review_id,
         "reply_form",
@@ -347,55 +344,3 @@ def merchant_trust(request):
         "reviews/merchant_trust.html",
         {"shop": request.shop, "card": card, "advice": selectors.trust_card_advice(card)},
     )
-
-
-# --- Staff --------------------------------------------------------------------------------
-
-
-@staff_required
-@require_POST
-def staff_review_fold(request, review_id: int):
-    return _act(
-        request,
-        review_id,
-        "fold_form",
-        FoldForm(request.POST),
-        lambda data: services.review_fold(review_id=review_id, staff=request.user, **data),
-        "The review is folded; its reason is shown to everyone.",
-    )
-
-
-@staff_required
-@require_POST
-def staff_review_unfold(request, review_id: int):
-    return _act(
-        request,
-        review_id,
-        "fold_form",
-        UnfoldForm(request.POST),
-        lambda data: services.review_unfold(review_id=review_id, staff=request.user, **data),
-        "The review is unfolded.",
-    )
-
-
-@staff_required
-@require_GET
-def staff_reward_reports(request):
-    reports = list(RewardReport.objects.select_related("shop", "reporter", "handled_by")[:200])
-    return render(request, "reviews/staff_reports.html", {"reports": reports, "form": ReportCloseForm()})
-
-
-@staff_required
-@require_POST
-def staff_reward_report_close(request, report_id: int):
-    form = ReportCloseForm(request.POST)
-    if form.is_valid():
-        try:
-            services.reward_report_close(report_id=report_id, staff=request.user, **form.cleaned_data)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, "The report is closed.")
-    else:
-        messages.error(request, "Write a note for the record.")
-    return redirect("staff_reward_reports")

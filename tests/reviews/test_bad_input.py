@@ -6,7 +6,7 @@ import pytest
 from reviews.models import Review, ReviewPhoto
 from reviews.tasks import review_photo_render_task
 from tests.factories import UserFactory, make_shop
-from tests.reviews.helpers import REVIEW, not_an_image, planted_line, upload
+from tests.helpers import REVIEW, not_an_image, planted_line, upload
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from reviews import selectors, services
 from reviews.models import Review
 from shops.models import Product
 from tests.factories import UserFactory, make_product, make_shop
-from tests.reviews.helpers import REVIEW, planted_line, received_line
+from tests.helpers import REVIEW, planted_line, received_line
 
 pytestmark = pytest.mark.django_db
 

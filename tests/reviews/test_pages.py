@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from reviews import services
 from reviews.models import ReviewModeration, RewardReport
 from tests.factories import UserFactory, make_product, make_shop
-from tests.reviews.helpers import REVIEW, plant_reviews, planted_line
+from tests.helpers import REVIEW, plant_reviews, planted_line
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from marketplace.errors import ConflictError
 from reviews import services
 from reviews.models import Review, ReviewVote, ShopCreditHistory
 from tests.factories import UserFactory, make_shop
-from tests.reviews.helpers import REVIEW, planted_line, race
+from tests.helpers import REVIEW, planted_line, race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

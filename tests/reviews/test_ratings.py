@@ -15,7 +15,7 @@ from reviews.models import Review
 from reviews.services import Forbidden
 from shops.models import Product
 from tests.factories import UserFactory, make_product, make_shop
-from tests.reviews.helpers import REVIEW, plant_reviews, planted_line
+from tests.helpers import REVIEW, plant_reviews, planted_line
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Reviews: who may write what, when; votes, folds, reward reports; the monthly shop credit.
+"""Reviews: who may write what, when; votes, folds, reward reports.
 
 Every write is one function that locks the review (or the order line) and checks the rule
 itself, so a page, the API and a test all meet the same refusal. Nothing here deletes a
@@ -7,12 +7,11 @@ Nothing here offers, tracks or pays anything for writing a review.
 """
 
 import math
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.http import Http404
 from django.utils import timezone
@@ -21,14 +20,10 @@ from disputes.models import AfterSalesRequest
 from marketplace.errors import ConflictError, DomainError
 from orders.models import Order, OrderGroup, OrderLine
 from referrals.services import email_normalized
-from reviews import selectors
 from reviews.models import (
     Review,
-    ReviewModeration,
     ReviewPhoto,
     ReviewVote,
-    RewardReport,
-    ShopCreditHistory,
     VisitorSighting,
 )
 from shops.images import ImageRejected, image_intake, image_renditions
@@ -59,7 +54,7 @@ def _score(value, *, field: str, label: str) -> int:
     return value
 
 
-def _text(value, *, field: str = "text", label: str = "The review", required: bool = False) -> str:
+def text_clean(value, *, field: str = "text", label: str = "The review", required: bool = False) -> str:
     value = (value or "").strip()
     if required and not value:
         raise DomainError(f"{label} is empty: write something.", field=field)
@@ -176,7 +171,7 @@ def review_create(
     score_described = _score(score_described, field="score_described", label="Item as described")
     score_service = _score(score_service, field="score_service", label="Service")
     score_shipping = _score(score_shipping, field="score_shipping", label="Shipping speed")
-    text = _text(text)
+    text = text_clean(text)
     encoded = photos_encode(photos)
     now = timezone.now()
     try:
@@ -248,7 +243,7 @@ def review_photo_render(*, photo_id: int) -> ReviewPhoto | None:
     return photo
 
 
-def _lock(review_id: int) -> Review:
+def lock_review(review_id: int) -> Review:
     review = Review.objects.select_for_update().filter(pk=review_id).first()
     if review is None:
         raise Http404("No such review.")
@@ -260,10 +255,10 @@ def review_edit(*, review_id: int, buyer, stars, score_described, score_service,
     score_described = _score(score_described, field="score_described", label="Item as described")
     score_service = _score(score_service, field="score_service", label="Service")
     score_shipping = _score(score_shipping, field="score_shipping", label="Shipping speed")
-    text = _text(text)
+    text = text_clean(text)
     now = timezone.now()
     with transaction.atomic():
-        review = _lock(review_id)
+        review = lock_review(review_id)
         if review.buyer_id != buyer.pk:
             raise Forbidden("Only the buyer who wrote this review can edit it.")
         if review.reply_at is not None:
@@ -286,10 +281,10 @@ def review_edit(*, review_id: int, buyer, stars, score_described, score_service,
 
 
 def review_follow_up(*, review_id: int, buyer, text: str) -> Review:
-    text = _text(text, field="text", label="The follow-up", required=True)
+    text = text_clean(text, field="text", label="The follow-up", required=True)
     now = timezone.now()
     with transaction.atomic():
-        review = _lock(review_id)
+        review = lock_review(review_id)
         if review.buyer_id != buyer.pk:
             raise Forbidden("Only the buyer who wrote this review can add a follow-up.")
         if review.followup_at is not None:
@@ -307,10 +302,10 @@ def review_follow_up(*, review_id: int, buyer, text: str) -> Review:
 
 def review_reply(*, review_id: int, merchant, text: str, to_follow_up: bool = False) -> Review:
     """The shop's one reply to the review, or (to_follow_up) its one reply to the follow-up."""
-    text = _text(text, field="text", label="The reply", required=True)
+    text = text_clean(text, field="text", label="The reply", required=True)
     now = timezone.now()
     with transaction.atomic():
-        review = _lock(review_id)
+        review = lock_review(review_id)
         if Shop.objects.filter(pk=review.shop_id).values_list("owner_id", flat=True).first() != merchant.pk:
             raise Forbidden("Only the shop that sold the item can reply to this review.")
         if to_follow_up:
@@ -356,7 +351,7 @@ def review_vote(*, review_id: int, user, is_helpful: bool) -> Review:
     if not isinstance(is_helpful, bool):
         raise DomainError("Say whether the review was helpful: true or false.", field="is_helpful")
     with transaction.atomic():
-        review = _lock(review_id)
+        review = lock_review(review_id)
         if review.buyer_id == user.pk:
             raise Forbidden("You cannot vote on your own review.")
         if Shop.objects.filter(pk=review.shop_id, owner=user).exists():
@@ -370,120 +365,3 @@ def review_vote(*, review_id: int, user, is_helpful: bool) -> Review:
 
 
 # --- Moderation: fold and unfold, never delete --------------------------------------------
-
-
-def _require_staff(user) -> None:
-    if not (user and user.is_authenticated and user.is_staff):
-        raise Forbidden("Only Circle Market staff can fold or unfold reviews.")
-
-
-def review_fold(*, review_id: int, staff, reason: str, note: str) -> Review:
-    _require_staff(staff)
-    if reason not in Review.FoldReason.values:
-        raise DomainError("Choose a reason from the list.", field="reason")
-    note = _text(note, field="note", label="The note", required=True)[:500]
-    with transaction.atomic():
-        review = _lock(review_id)
-        if review.is_folded:
-            raise ConflictError("This review is already folded.")
-        review.is_folded, review.fold_reason = True, reason
-        review.save(update_fields=["is_folded", "fold_reason"])
-        ReviewModeration.objects.create(
-            review=review, action=ReviewModeration.Action.FOLD, reason=reason, note=note, staff=staff
-        )
-    return review
-
-
-def review_unfold(*, review_id: int, staff, note: str) -> Review:
-    _require_staff(staff)
-    note = _text(note, field="note", label="The note", required=True)[:500]
-    with transaction.atomic():
-        review = _lock(review_id)
-        if not review.is_folded:
-            raise ConflictError("This review is not folded.")
-        review.is_folded, review.fold_reason = False, ""
-        review.save(update_fields=["is_folded", "fold_reason"])
-        ReviewModeration.objects.create(review=review, action=ReviewModeration.Action.UNFOLD, note=note, staff=staff)
-    return review
-
-
-# --- Reports of rewards offered for reviews ------------------------------------------------
-
-
-def reward_report_create(*, reporter, shop_id: int, description: str) -> RewardReport:
-    description = _text(description, field="description", label="What happened", required=True)
-    shop = Shop.objects.filter(pk=shop_id).first()
-    if shop is None:
-        raise Http404("No such shop.")
-    if shop.owner_id == reporter.pk:
-        raise DomainError("You cannot report your own shop.")
-    return RewardReport.objects.create(shop=shop, reporter=reporter, description=description)
-
-
-def reward_report_close(*, report_id: int, staff, confirmed: bool, note: str) -> RewardReport:
-    _require_staff(staff)
-    note = _text(note, field="note", label="The note", required=True)[:500]
-    with transaction.atomic():
-        report = RewardReport.objects.select_for_update().filter(pk=report_id).first()
-        if report is None:
-            raise Http404("No such report.")
-        if report.status != RewardReport.Status.OPEN:
-            raise ConflictError("This report was already handled.")
-        report.status = RewardReport.Status.CONFIRMED if confirmed else RewardReport.Status.DISMISSED
-        report.handled_by, report.handled_note, report.handled_at = staff, note, timezone.now()
-        report.save()
-    return report
-
-
-# --- Shop credit: the monthly evaluation --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CreditRun:
-    month: date
-    written: int
-
-
-CREDIT_WORK_MEM = "256MB"
-
-
-def month_start(moment: datetime) -> date:
-    return timezone.localtime(moment).date().replace(day=1)
-
-
-def shop_credit_evaluate(*, month: date | None = None) -> CreditRun:
-    """Evaluate every shop's level and badge for `month` (default: this month), as of its
-    first day, in one set-based INSERT … SELECT. Rows of a month already evaluated are kept
-    as they are (ON CONFLICT DO NOTHING): running it twice changes nothing, and the history
-    stays what was published."""
-    month = month or month_start(timezone.now())
-    # The month is written by one statement, all shops or none: any row means it is done,
-    # so the daily beat run (the sweeper for a lost monthly message) costs one query.
-    if ShopCreditHistory.objects.filter(month=month).exists():
-        return CreditRun(month=month, written=0)
-    as_of = timezone.make_aware(datetime(month.year, month.month, 1))
-    sql = selectors.credit_figures_sql(shop_filter=False)
-    insert = f"""
-        INSERT INTO reviews_shopcredithistory (shop_id, month, level, is_trusted, miss, rating_count,
-            rating_x100, orders_3m, on_time_bps, disputes_lost_3m, completed_orders, created_at)
-        SELECT shop_id, %(month)s, level, miss = '', miss, rating_count, rating_x100, orders_3m, on_time_bps,
-               disputes_lost_3m, completed_orders, now()
-          FROM ({sql}) figures
-        ON CONFLICT (shop_id, month) DO NOTHING
-    """  # noqa: S608 - the SQL is ours, built from constants; values are parameters
-    with transaction.atomic(), connection.cursor() as cur:
-        # One statement groups every review and order by shop. Hash tables of ~100k shops
-        # outgrow the CPU caches (and, at 4 MB, spill to disk): measured at 100k shops the
-        # hashed plan took 3.3 s, the same work grouped in shop order (reviews straight from
-        # the review_rated_by_shop index, orders sorted) and merge-joined 1.6 s, and that
-        # one grows with the data. JIT compiling costs more than it saves here.
-        for setting in (
-            f"work_mem = '{CREDIT_WORK_MEM}'",
-            "enable_hashagg = off",
-            "enable_hashjoin = off",
-            "jit = off",
-        ):
-            cur.execute(f"SET LOCAL {setting}")
-        cur.execute(insert, {**selectors.credit_params(as_of), "month": month})
-        written = cur.rowcount
-    return CreditRun(month=month, written=written)
