@@ -2,7 +2,8 @@
 
 Run by `make bench` (bench/__main__.py) or alone: `python -m bench.orders` with DATABASE_URL
 and REDIS_URL set (`make bench` sets them, embedded if unset). Uses its own database,
-`circle_bench_orders`, dropped and created on each run, and Redis database 14.
+`circle_bench_orders` (BENCH_ORDERS_DB), dropped and created on each run, and Redis database 14
+(BENCH_REDIS_DB).
 """
 
 import multiprocessing
@@ -146,7 +147,7 @@ def _settle() -> None:
 def run_p3() -> None:
     cfg = db_config()
     url = database_recreate(cfg, DB_NAME)
-    django_setup(url, redis_db=14)
+    django_setup(url, redis_db=int(os.environ.get("BENCH_REDIS_DB", "14")))
     import redis
     from django.conf import settings
 

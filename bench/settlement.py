@@ -16,6 +16,7 @@ import sys
 import time
 
 from bench.common import ROOT, database_recreate, db_config, django_setup, figure
+from payments.split import line_commission_sql
 
 # BENCH_SETTLEMENT_DB: another name, so two worktrees can run this bench on one server at once.
 DB_NAME = os.environ.get("BENCH_SETTLEMENT_DB", "circle_bench_settlement")
@@ -25,7 +26,9 @@ LINES_PER_ORDER = 4
 SHOPS = 100
 PROMOTERS = 1000
 
-GENERATE_SQL = """
+# The commissions captured come from payments.split, as capture computes them.
+GENERATE_SQL = (
+    """
 SET session_replication_role = replica;  -- bench data only: the ledger triggers are off while loading
 INSERT INTO orders_ordergroup (buyer_id, idempotency_key, status, currency, total_minor, ship_name, ship_phone,
     ship_address, ship_city, ship_postal_code, ship_country, payment_intent_id, payment_client_secret,
@@ -51,8 +54,16 @@ SELECT o.id, %(product)s, %(variant)s, 'Item', 'Standard', p.price, 1, p.price,
  CROSS JOIN generate_series(1, 4) k
  CROSS JOIN LATERAL (SELECT (o.items_minor - 222) / 4 + (k - 1) * 37) p(price);
 CREATE TEMP TABLE gen_commission AS
-SELECT order_id, promoter_id, sum(commission_base_minor * commission_bps / 10000) AS amount
-  FROM orders_orderline WHERE promoter_id IS NOT NULL GROUP BY 1, 2;
+SELECT l.order_id, l.promoter_id, sum("""  # noqa: S608 (payments.split's SQL, a constant)
+    + line_commission_sql(
+        base="l.commission_base_minor",
+        kept="o.total_minor - o.refunded_minor",
+        total="o.total_minor",
+        bps="l.commission_bps",
+    )  # fmt: skip
+    + """) AS amount
+  FROM orders_orderline l JOIN orders_order o ON o.id = l.order_id
+ WHERE l.promoter_id IS NOT NULL GROUP BY 1, 2;
 INSERT INTO payments_ledgeraccount (code, kind, order_id, currency, created_at)
 SELECT 'escrow:order:' || o.id, 'escrow', o.id, 'CNY', now() FROM orders_order o;
 INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
@@ -72,6 +83,7 @@ SELECT t.id, a.id, c.amount, now()
 DROP TABLE gen_commission;
 SET session_replication_role = origin;
 """
+)
 
 
 def _hwm_mb() -> float:

@@ -13,6 +13,8 @@ the Python and the SQL to equal results on random orders.
 
 from dataclasses import dataclass, field
 
+from django.db.models import BigIntegerField, ExpressionWrapper
+
 from marketplace.errors import ConflictError
 from marketplace.money import bps_share
 
@@ -71,6 +73,12 @@ def line_commission_sql(*, base: str, kept: str, total: str, bps: str) -> str:
     """One line's commission as settlement_parts computes it: its base shrunk to what was
     kept (rounded down), at the line's rate (rounded down)."""
     return f"((({base}) * ({kept}) / ({total})) * ({bps}) / {BPS})"
+
+
+def line_commission_expression(*, base, kept, total, bps) -> ExpressionWrapper:
+    """line_commission_sql as an ORM expression of F() terms (integer division on bigints:
+    rounded down the same way)."""
+    return ExpressionWrapper((base * kept / total) * bps / BPS, output_field=BigIntegerField())
 
 
 # The platform fee of an order row `o`: what was kept, at the order's rate.

@@ -3,21 +3,21 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection
-from django.db.models import Sum
-from django.db.models.functions import TruncWeek
+from django.db.models import BigIntegerField, Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
+from orders.models import Order, OrderLine
 from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction
-from payments.split import line_commission_sql
-from referrals.models import Share
+from payments.split import line_commission_expression
+from referrals.models import Click, Share
 
-# A line's (`l`) commission as its order (`o`) stands after refunds: payments.split's rule.
-_LINE_COMMISSION_SQL = line_commission_sql(
-    base="l.commission_base_minor",
-    kept="o.total_minor - o.refunded_minor",
-    total="o.total_minor",
-    bps="l.commission_bps",
+# A line's commission as its order stands after refunds: payments.split's rule.
+_LINE_COMMISSION = line_commission_expression(
+    base=F("commission_base_minor"),
+    kept=F("order__total_minor") - F("order__refunded_minor"),
+    total=F("order__total_minor"),
+    bps=F("commission_bps"),
 )
 
 
@@ -41,29 +41,28 @@ class ShareFigures:
 def promoter_shares(*, promoter) -> list[ShareFigures]:
     """Every share of `promoter` with clicks, paid orders, refunded orders and commission
     earned, in two queries whatever the number of links."""
+    clicks = Click.objects.filter(share=OuterRef("pk")).order_by().values("share").annotate(n=Count("pk")).values("n")
     shares = list(
-        Share.objects.filter(promoter=promoter).select_related("product", "shop").order_by("-created_at", "-pk")
+        Share.objects.filter(promoter=promoter)
+        .select_related("product", "shop")
+        .annotate(click_count=Coalesce(Subquery(clicks), Value(0)))
+        .order_by("-created_at", "-pk")
     )
     if not shares:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT s.id,
-                   (SELECT count(*) FROM referrals_click c WHERE c.share_id = s.id),
-                   count(DISTINCT o.id) FILTER (WHERE o.paid_at IS NOT NULL),
-                   count(DISTINCT o.id) FILTER (WHERE o.refunded_minor > 0),
-                   coalesce(sum({_LINE_COMMISSION_SQL}) FILTER (WHERE o.paid_at IS NOT NULL), 0)
-              FROM referrals_share s
-              LEFT JOIN orders_orderline l ON l.share_id = s.id AND l.promoter_id = s.promoter_id
-              LEFT JOIN orders_order o ON o.id = l.order_id
-             WHERE s.promoter_id = %s
-             GROUP BY s.id
-            """,  # noqa: S608 - payments.split's SQL, a constant
-            [promoter.pk],
+    paid = Q(order__paid_at__isnull=False)
+    figures = {
+        row["share_id"]: (row["orders"], row["refunded_orders"], row["commission"])
+        for row in OrderLine.objects.filter(share_id__in=[share.pk for share in shares], promoter=promoter)
+        .values("share_id")
+        .annotate(
+            orders=Count("order", distinct=True, filter=paid),
+            refunded_orders=Count("order", distinct=True, filter=Q(order__refunded_minor__gt=0)),
+            commission=Coalesce(Sum(_LINE_COMMISSION, filter=paid), Value(0), output_field=BigIntegerField()),
         )
-        figures = {row[0]: row[1:] for row in cursor.fetchall()}
-    return [ShareFigures(share, *figures.get(share.pk, (0, 0, 0, 0))) for share in shares]
+        .order_by()
+    }
+    return [ShareFigures(share, share.click_count, *figures.get(share.pk, (0, 0, 0))) for share in shares]
 
 
 @dataclass
@@ -115,21 +114,24 @@ class TopPromoter:
 
 def shop_top_promoters(*, shop, limit: int = 20) -> list[TopPromoter]:
     """Who brings this shop paid, unrefunded sales, by sales."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT coalesce(nullif(u.display_name, ''), split_part(u.email, '@', 1)),
-                   count(DISTINCT o.id),
-                   sum(l.total_minor * (o.total_minor - o.refunded_minor) / o.total_minor),
-                   sum({_LINE_COMMISSION_SQL})
-              FROM orders_orderline l
-              JOIN orders_order o ON o.id = l.order_id
-              JOIN accounts_user u ON u.id = l.promoter_id
-             WHERE o.shop_id = %s AND o.paid_at IS NOT NULL AND o.status NOT IN ('cancelled', 'expired')
-             GROUP BY u.id
-             ORDER BY 3 DESC, u.id
-             LIMIT %s
-            """,  # noqa: S608 - payments.split's SQL, a constant
-            [shop.pk, limit],
+    kept = F("order__total_minor") - F("order__refunded_minor")
+    rows = (
+        OrderLine.objects.filter(order__shop=shop, order__paid_at__isnull=False, promoter__isnull=False)
+        .exclude(order__status__in=[Order.Status.CANCELLED, Order.Status.EXPIRED])
+        .values("promoter_id", "promoter__display_name", "promoter__email")
+        .annotate(
+            orders=Count("order", distinct=True),
+            sales=Sum(F("total_minor") * kept / F("order__total_minor")),
+            commission=Sum(_LINE_COMMISSION),
         )
-        return [TopPromoter(*row) for row in cursor.fetchall()]
+        .order_by("-sales", "promoter_id")[:limit]
+    )
+    return [
+        TopPromoter(
+            row["promoter__display_name"] or row["promoter__email"].split("@")[0],
+            row["orders"],
+            row["sales"],
+            row["commission"],
+        )
+        for row in rows
+    ]

@@ -6,7 +6,10 @@ import random
 from dataclasses import dataclass, field
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.db.models import BigIntegerField, Value
+from django.db.models.functions import Cast
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -163,3 +166,37 @@ def test_a_planted_rounding_bug_in_the_sql_is_caught():
     leaky = "round((o.total_minor - o.refunded_minor) * o.platform_fee_bps / 10000.0)"
     assert mismatches(orders, platform_sql=leaky, line_sql=settlement._LINE_COMMISSION_SQL)
     assert mismatches(orders, platform_sql=split.PLATFORM_FEE_SQL, line_sql=settlement._LINE_COMMISSION_SQL) == []
+
+
+def test_the_orm_commission_expression_computes_each_line_as_the_python_rule_does():
+    # The referral figures sum line_commission_expression in the ORM: the same random lines
+    # (at the edges of rounding and of bigint), evaluated by PostgreSQL in one query.
+    rnd = random.Random(11)
+    orders = [o for o in (_order(pk, rnd) for pk in range(300)) if o.total_minor > o.refunded_minor]
+    cases = [(o, line) for o in orders for line in o.lines if line.promoter_id and line.commission_bps]
+
+    def bigint(value: int):
+        return Cast(Value(value), BigIntegerField())
+
+    expressions = {
+        f"c{i}": split.line_commission_expression(
+            base=bigint(line.commission_base_minor),
+            kept=bigint(o.total_minor - o.refunded_minor),
+            total=bigint(o.total_minor),
+            bps=bigint(line.commission_bps),
+        )
+        for i, (o, line) in enumerate(cases)
+    }
+    (in_sql,) = ContentType.objects.annotate(**expressions).values_list(*expressions)[:1]
+
+    in_python = [
+        split.settlement_parts(
+            FakeOrder(
+                o.pk, o.total_minor, o.refunded_minor, 0, [Line(11, line.commission_bps, line.commission_base_minor)]
+            ),
+            [Line(11, line.commission_bps, line.commission_base_minor)],
+        ).commissions.get(11, 0)
+        for o, line in cases
+    ]
+    assert len(cases) > 100
+    assert list(in_sql) == in_python
