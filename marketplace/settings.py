@@ -4,6 +4,7 @@ Production mode (`PRODUCTION=true`) turns on HTTPS-only cookies, HSTS and a stri
 SECRET_KEY; `manage.py check --deploy --fail-level WARNING` passes with it.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import unquote
@@ -94,6 +95,11 @@ TEMPLATES = [
     },
 ]
 
+# The real client IP (login lock-out) behind a TLS proxy: either how many proxies of ours
+# append to X-Forwarded-For, or their addresses (CIDR). Unset, the header is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXIES = [ipaddress.ip_network(n, strict=False) for n in env.list("TRUSTED_PROXIES", default=[])]
+
 # --- Data stores ------------------------------------------------------------------------
 DATABASES = {"default": env.db_url("DATABASE_URL")}
 # A unix-socket directory arrives percent-encoded in the URL's host part (see embedded.py).
@@ -145,6 +151,7 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -225,6 +232,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "marketplace.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "600/min"},
+    # DRF throttles (none today) would otherwise key on any X-Forwarded-For a client sends.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Circle Market API",
