@@ -25,7 +25,9 @@ def _token(api_client, email, password, **headers):
 
 def test_forged_forwarded_for_values_do_not_escape_the_account_lock(api_client, user, password):
     # given wrong passwords, each with a made-up X-Forwarded-For
-    answers = [_token(api_client, user.email, "wrong-password", x_forwarded_for=f"10.0.{i}.1").status_code for i in range(40)]
+    answers = [
+        _token(api_client, user.email, "wrong-password", x_forwarded_for=f"10.0.{i}.1").status_code for i in range(40)
+    ]
     # then the account is locked after the threshold
     assert answers[:PER_ACCOUNT] == [400] * PER_ACCOUNT
     assert set(answers[PER_ACCOUNT:]) == {429}
@@ -115,7 +117,9 @@ def test_failures_on_the_page_and_the_api_add_up(client, api_client, user, passw
 
 def _fail_from(api_client, forwarded_for: str, count: int) -> list[int]:
     return [
-        _token(api_client, f"n{forwarded_for}-{i}@example.com", "wrong-password", x_forwarded_for=forwarded_for).status_code
+        _token(
+            api_client, f"n{forwarded_for}-{i}@example.com", "wrong-password", x_forwarded_for=forwarded_for
+        ).status_code
         for i in range(count)
     ]
 

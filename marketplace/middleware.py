@@ -1,0 +1,30 @@
+"""Request and response rules that hold for every view."""
+
+from django.utils.cache import patch_cache_control
+
+
+class PrivateNoStoreMiddleware:
+    """`Cache-Control: private, no-store` on every answer that may carry personal data.
+
+    That is any answer to a signed-in user (session or API token: DRF puts the token's
+    user on the request before the response comes back here), to a visitor with a session
+    (a cart), and to any request that is not a GET (a login's token, a form's errors).
+    A view that set Cache-Control itself keeps its own.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.has_header("Cache-Control"):
+            return response
+        user = getattr(request, "user", None)
+        session = getattr(request, "session", None)
+        if (
+            (user is not None and user.is_authenticated)
+            or (session is not None and session.accessed and not session.is_empty())
+            or request.method not in ("GET", "HEAD")
+        ):
+            patch_cache_control(response, private=True, no_store=True)
+        return response
