@@ -314,10 +314,18 @@ STRIPE_CONNECT_CLIENT_ID = env.str("STRIPE_CONNECT_CLIENT_ID", default="")
 # Without a secret key the Stripe SDK talks to payments.local_stripe (test mode), whose
 # webhooks are signed with this local secret.
 STRIPE_TEST_MODE = not STRIPE_SECRET_KEY
+# Public (it is in this file): `check --deploy` fails while it is in use.
+STRIPE_LOCAL_WEBHOOK_SECRET = "whsec_local_test_mode"  # noqa: S105 - test mode only, no real money
 if STRIPE_TEST_MODE and not STRIPE_WEBHOOK_SECRET:
-    STRIPE_WEBHOOK_SECRET = "whsec_local_test_mode"  # noqa: S105 - test mode only, no real money
-if PRODUCTION and STRIPE_TEST_MODE and not env.bool("ALLOW_TEST_PAYMENTS", default=False):
-    raise ImproperlyConfigured("PRODUCTION needs STRIPE_SECRET_KEY (ALLOW_TEST_PAYMENTS=true for a staging site).")
+    STRIPE_WEBHOOK_SECRET = STRIPE_LOCAL_WEBHOOK_SECRET
+# A staging site declares itself: test-mode payments outside DEBUG are then intended.
+# (ALLOW_TEST_PAYMENTS is the older name.)
+STAGING = env.bool("STAGING", default=env.bool("ALLOW_TEST_PAYMENTS", default=False))
+if PRODUCTION and STRIPE_TEST_MODE and not STAGING:
+    raise ImproperlyConfigured("PRODUCTION needs STRIPE_SECRET_KEY (STAGING=true for a staging site).")
+# This site's own address (scheme://host[:port]); in test mode the local Stripe delivers its
+# webhooks there and nowhere else (never to the Host header of whoever paid).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 
 # --- Marketplace rules ------------------------------------------------------------------
 MARKETPLACE_NAME = env.str("MARKETPLACE_NAME", default="Circle Market")

@@ -8,7 +8,6 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from disputes import selectors as dispute_selectors
@@ -190,10 +189,10 @@ def pay(request, group_id: int):
             stripe_client.payment_intent_confirm_test(payment_intent_id=group.payment_intent_id, payment_method=card)
         except stripe_client.StripeFailure as exc:
             messages.error(request, f"Payment failed: {exc.user_message} Nothing was charged; try another card.")
-            local_events_deliver_task.delay(request.build_absolute_uri(reverse("stripe_webhook")))
+            local_events_deliver_task.delay()
             return redirect("pay", group_id=group.pk)
         # Stripe delivers the webhook on its own schedule; so does the local Stripe, via the worker.
-        local_events_deliver_task.delay(request.build_absolute_uri(reverse("stripe_webhook")))
+        local_events_deliver_task.delay()
         return redirect("order_group_done", group_id=group.pk)
     return render(
         request,
