@@ -1,5 +1,7 @@
 """Request and response rules that hold for every view."""
 
+from django.http import JsonResponse
+from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 
 
@@ -28,3 +30,40 @@ class PrivateNoStoreMiddleware:
         ):
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+NUL_MESSAGE = "The request contains a NUL character (%00), which no field accepts. Remove it and try again."
+
+
+class RejectNulBytesMiddleware:
+    """400 for a NUL character in the path, the query string or a form body.
+
+    PostgreSQL text cannot hold NUL, so such a value reaching a query is a 500; Django's
+    form fields refuse it, but query parameters and hand-read POST values are not forms.
+    JSON bodies are the API serializers' (DRF's CharField refuses NUL).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._has_nul(request):
+            if request.path.startswith("/api/"):
+                body = {"error": {"status": 400, "code": "invalid", "message": NUL_MESSAGE}}
+                return JsonResponse(body, status=400)
+            return render(
+                request, "marketplace/error.html", {"title": "Bad request", "message": NUL_MESSAGE}, status=400
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request) -> bool:
+        if "\x00" in request.path:
+            return True
+        sources = [request.GET]
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            sources.append(request.POST)
+        return any("\x00" in key or any("\x00" in v for v in values) for src in sources for key, values in src.lists())

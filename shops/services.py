@@ -7,7 +7,7 @@ from django.contrib.postgres.search import SearchVector
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min, ProtectedError, Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -302,8 +302,34 @@ def variant_delete(*, variant: Variant) -> None:
         product = Product.objects.select_for_update().get(pk=variant.product_id)
         if product.variants.count() <= 1:
             raise ConflictError("A product needs at least one variant.")
-        variant.delete()
+        try:
+            variant.delete()
+        except ProtectedError:
+            # Order lines point at it (PROTECT): selling history is never rewritten. The
+            # collector raises before deleting anything, so nothing changed.
+            raise ConflictError(
+                "This variant has been sold, so it cannot be deleted: archive it instead. "
+                "An archived variant is no longer for sale and stays on past orders.",
+                code="variant_sold",
+            ) from None
         _product_refresh_derived(product)
+
+
+def variant_archive(*, variant: Variant) -> Variant:
+    """Take a variant off sale for good, keeping it for the orders that bought it."""
+    with transaction.atomic():
+        product = Product.objects.select_for_update().get(pk=variant.product_id)
+        variant = Variant.objects.select_for_update().get(pk=variant.pk)
+        if not variant.is_active:
+            return variant
+        if not product.variants.filter(is_active=True).exclude(pk=variant.pk).exists():
+            raise ConflictError(
+                "A product needs at least one variant on sale. Archive the product instead.", code="last_variant"
+            )
+        variant.is_active = False
+        variant.save(update_fields=["is_active"])
+        _product_refresh_derived(product)
+    return variant
 
 
 # --- Photos -----------------------------------------------------------------------------
