@@ -50,6 +50,12 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _default_sigint():
+    # A shell runs background jobs with SIGINT ignored, and children inherit that; a terminal's
+    # Ctrl-C reaches processes that have it at its default, as these get it here.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_line(proc: subprocess.Popen, text: str) -> list[str]:
     lines = []
     for line in proc.stdout:
@@ -71,6 +77,7 @@ def _embedded(data_dir: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads run between fork and exec here
     )
 
 
@@ -135,6 +142,7 @@ def test_make_run_interrupted_while_it_seeds_the_logins_stops_web_worker_and_bea
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads run between fork and exec here
     )
     try:
         _wait_for_line(proc, "Circle Market is running")
