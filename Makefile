@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m marketplace.embedded -- $(PY) -m marketplace.devserver
 
-## Run the whole test suite against real PostgreSQL and Redis.
+## Run the whole test suite against real PostgreSQL and Redis (after the import-linter layers contract).
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 	EMBEDDED_REDIS_DB=redis-test.db $(PY) -m marketplace.embedded -- $(PY) -m pytest $(PYTEST_ARGS)
 
 ## Benchmarks: FIGURE lines, each against the trivial-view baseline of the same run.

@@ -17,7 +17,8 @@ def figure(fid: str, value: float, unit: str, op: str, target: float) -> None:
 
 
 def db_config() -> dict:
-    return environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    # The owner's: a bench creates databases and writes its data as the owner.
+    return environ.Env.db_url_config(os.environ.get("MIGRATION_DATABASE_URL") or os.environ["DATABASE_URL"])
 
 
 def database_url(cfg: dict, name: str) -> str:
@@ -38,13 +39,13 @@ def database_recreate(cfg: dict, name: str) -> str:
         cur.execute(f"CREATE DATABASE {name}")
     conn.close()
     url = database_url(cfg, name)
-    env = dict(os.environ, DATABASE_URL=url)
+    env = dict(os.environ, DATABASE_URL=url, MIGRATION_DATABASE_URL=url)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     return url
 
 
 def django_setup(url: str, redis_db: int) -> None:
-    os.environ["DATABASE_URL"] = url
+    os.environ["DATABASE_URL"] = os.environ["MIGRATION_DATABASE_URL"] = url
     os.environ["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{redis_db}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
     os.environ["DEBUG"] = "false"

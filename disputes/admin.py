@@ -4,7 +4,7 @@ console (/staff/disputes/), which calls the services."""
 from django.contrib import admin
 
 from disputes.models import AfterSalesRequest, CaseEvent, Dispute, Sanction
-from payments.admin import ReadOnlyAdmin, TimelineInline
+from marketplace.admin import ReadOnlyAdmin, TimelineInline
 
 
 class CaseEventInline(TimelineInline):

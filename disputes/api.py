@@ -4,6 +4,8 @@ evidence; staff rule disputes.
 A request is one case shared by its buyer and its shop, so every per-request endpoint lives at
 `after-sales/<id>/...` and loads through the scoped selector first: a stranger gets a 404, the
 other party of the case a 403 from the service ("Only the shop can do this.").
+
+Longer than 400 lines: one view and its serializers per operation of one case.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied

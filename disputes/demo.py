@@ -9,6 +9,7 @@ from disputes.models import AfterSalesRequest
 from orders import services as order_services
 from orders.demo import ADDRESS
 from orders.models import Order
+from payments import services as payment_services
 from shops.demo import LOGINS, demo_photo
 from shops.models import Shop, Variant
 
@@ -22,7 +23,7 @@ def _shipped_order(buyer: User, shop: Shop) -> Order:
         idempotency_key=uuid.uuid4().hex,
     )
     # Test-mode money: the same service a verified Stripe webhook calls.
-    order_services.order_group_mark_paid(
+    payment_services.order_group_mark_paid(
         group_id=group.pk, amount_minor=group.total_minor, payment_intent_id=f"pi_demo_{group.pk}"
     )
     order = group.orders.get()

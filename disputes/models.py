@@ -1,6 +1,6 @@
 """After-sales requests, disputes, their timelines, messages and evidence, and sanctions.
 
-While a request or dispute is open its order is held (orders.services.order_hold): the
+While a request or dispute is open its order is held (payments.services.order_hold): the
 payment stays in escrow, commissions are frozen and the order's timers wait.
 """
 

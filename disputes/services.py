@@ -1,11 +1,14 @@
 """After-sales requests, disputes, chargebacks and sanctions: one function per state change.
 
 Locks go order first, then request or dispute, so two changes on one order never deadlock.
-While any request or dispute of an order is open, the order is held (orders.services.order_hold):
+While any request or dispute of an order is open, the order is held (payments.services.order_hold):
 its escrow and commissions are frozen and its timers wait. Each outcome moves money through
 payments.services.refund_create (before settlement out of escrow, voiding commissions pro
 rata; after settlement as a debt of the merchant and promoters); what is left is released
 by the normal settlement once the hold is gone.
+
+Longer than 400 lines: requests, disputes and chargebacks are one state machine over the
+order's hold and lock order; sanctions could move to their own module.
 """
 
 from datetime import timedelta
@@ -18,7 +21,6 @@ from django.utils import timezone
 from disputes.models import AfterSalesRequest, CaseEvent, Dispute, Evidence, Message, Sanction
 from marketplace.errors import ConflictError, DomainError
 from marketplace.money import money_format
-from orders import services as order_services
 from orders.models import Order, OrderGroup, OrderLine
 from payments import services as payment_services
 from shops import services as shop_services
@@ -145,20 +147,22 @@ def _refundable(order: Order) -> int:
 
 def _hold(order: Order, note: str) -> None:
     if not order.is_held:
-        order_services.order_hold(order_id=order.pk, reason=f"{HOLD_PREFIX}: {note}")
+        payment_services.order_hold(
+            order_id=order.pk, held_by=Order.HeldBy.BUYER_PROTECTION, reason=f"{HOLD_PREFIX}: {note}"
+        )
         order.is_held = True
 
 
 def _release_if_clear(order: Order, note: str) -> None:
     """Lift this module's hold once no request or dispute of the order is open."""
-    order.refresh_from_db(fields=["is_held", "held_reason"])
-    if not order.is_held or not order.held_reason.startswith(HOLD_PREFIX):
+    order.refresh_from_db(fields=["is_held", "held_by"])
+    if not order.is_held or order.held_by != Order.HeldBy.BUYER_PROTECTION:
         return
     if AfterSalesRequest.objects.filter(order=order, status__in=AfterSalesRequest.OPEN_STATUSES).exists():
         return
     if Dispute.objects.filter(order=order, status=Dispute.Status.OPEN).exists():
         return
-    order_services.order_release_hold(order_id=order.pk, note=note)
+    payment_services.order_release_hold(order_id=order.pk, note=note)
 
 
 def _refund(order: Order, request: AfterSalesRequest, amount: int, note: str) -> int:
@@ -573,7 +577,7 @@ def chargeback_close(*, stripe_dispute_id: str, won: bool) -> int:
             order.refresh_from_db()
             if order.status == Order.Status.PAID and not order.is_held and not _refundable(order):
                 # Nothing is left to pay for: the shop must not ship it, and the stock goes back.
-                order_services.order_cancel(order_id=order.pk, actor=None, reason="The card issuer refunded it all.")
+                payment_services.order_cancel(order_id=order.pk, actor=None, reason="The card issuer refunded it all.")
             closed += 1
     return closed
 
@@ -592,19 +596,15 @@ def _shop_status_sync(shop: Shop) -> None:
     suspension = in_force.filter(kind=Sanction.Kind.SUSPENSION).first()
     freeze = in_force.filter(kind=Sanction.Kind.LISTING_FREEZE).first()
     if suspension:
-        shop_services.shop_suspend(shop_id=shop.pk, reason=suspension.reason)
+        shop_services.shop_suspend(shop_id=shop.pk, reason=suspension.reason, by=Shop.RestrictedBy.SANCTION)
     elif freeze:
-        shop_services.shop_listings_freeze(shop_id=shop.pk, reason=freeze.reason)
+        shop_services.shop_listings_freeze(shop_id=shop.pk, reason=freeze.reason, by=Shop.RestrictedBy.SANCTION)
     elif shop.status != Shop.Status.ACTIVE:
         shop_services.shop_reinstate(shop_id=shop.pk)
 
 
 def _restricted_by_sanction(shop: Shop) -> bool:
-    # shops.services stores the reason of the restriction it applies, stripped and cut to 300.
-    reasons = Sanction.objects.filter(
-        shop=shop, kind__in=[Sanction.Kind.LISTING_FREEZE, Sanction.Kind.SUSPENSION]
-    ).values_list("reason", flat=True)
-    return any(shop.suspended_reason == reason.strip()[:300] for reason in reasons)
+    return shop.restricted_by == Shop.RestrictedBy.SANCTION
 
 
 def sanction_impose(*, shop_id: int, kind: str, reason: str, ends_at, admin) -> Sanction:

@@ -25,10 +25,10 @@ from disputes.forms import (
 from disputes.models import AfterSalesRequest, Sanction
 from marketplace.errors import ConflictError, DomainError
 from marketplace.templatetags import time_left
+from marketplace.web import merchant_required
 from orders import selectors as order_selectors
-from payments import services as payment_services
+from payments import selectors as payment_selectors
 from shops import selectors as shop_selectors
-from shops.merchant_views import merchant_required
 from shops.models import Shop
 
 Status = AfterSalesRequest.Status
@@ -128,7 +128,7 @@ def _case_context(request, case: AfterSalesRequest, bound: dict | None = None) -
         "dispute": dispute,
         "deadline": _deadline_text(case, dispute),
         "opening_photos": [e for e in case.evidence.all() if e.message_id is None],
-        "money": payment_services.order_money(case.order),
+        "money": payment_selectors.order_money(case.order),
     }
 
 
@@ -300,7 +300,7 @@ def _dispute_render(request, dispute_id: int, form: RulingForm | None = None):
             "order": order,
             "case": case,
             "opening_photos": [e for e in case.evidence.all() if e.message_id is None] if case else [],
-            "money": payment_services.order_money(order),
+            "money": payment_selectors.order_money(order),
             "form": (form or RulingForm()) if rulable else None,
         },
     )

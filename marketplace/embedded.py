@@ -77,7 +77,9 @@ def services():
     with contextlib.ExitStack() as stack:
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         if not env.get("DATABASE_URL"):
-            env["DATABASE_URL"] = _start_postgres(stack)
+            # The superuser migrates; the app runs as circle_app, created by the first migrate.
+            env["MIGRATION_DATABASE_URL"] = _start_postgres(stack)
+            env["DATABASE_URL"] = env["MIGRATION_DATABASE_URL"].replace("://postgres@", "://circle_app@", 1)
             print(f"embedded PostgreSQL: {DATA_DIR / 'pg'}", flush=True)
         if not env.get("REDIS_URL"):
             env["REDIS_URL"] = _start_redis(stack)

@@ -1,21 +1,38 @@
 """Money primitives: integer minor units, never floats.
 
 An amount is an `int` of the currency's minor unit (fen, cents, fils). One currency per
-deployment (settings.MARKETPLACE_CURRENCY); the exponent table says how many decimals
-its major unit has.
+deployment (settings.MARKETPLACE_CURRENCY); how many decimals its major unit has comes from
+ISO 4217 itself: the `iso4217` package ships the official list (SIX's XML, dated in the
+package version) with its minor-unit column, so a new or changed currency is a dependency
+update, not an edit here.
 """
 
 import re
 
 from django.conf import settings
+from iso4217 import Currency
 
-# ISO 4217 minor-unit exponents for the currencies a deployment may choose.
-CURRENCY_EXPONENTS: dict[str, int] = {
-    "CNY": 2, "USD": 2, "EUR": 2, "GBP": 2, "HKD": 2, "SGD": 2, "AUD": 2, "CAD": 2,
-    "MYR": 2, "THB": 2, "PHP": 2, "INR": 2, "TWD": 2, "CHF": 2,
-    "JPY": 0, "KRW": 0, "VND": 0, "IDR": 0, "CLP": 0,
-    "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
+
+def currency_exponent_iso(code: str) -> int | None:
+    """ISO 4217 minor-unit exponent of `code`; None for an unknown code and for those without
+    minor units (gold, SDR, the testing code)."""
+    try:
+        return Currency(code.upper()).exponent
+    except (ValueError, AttributeError):
+        return None
+
+
+# Every ISO 4217 currency with minor units, by code.
+CURRENCY_EXPONENTS: dict[str, int] = {c.code: c.exponent for c in Currency if c.exponent is not None}
+
+# Stripe takes amounts of three-decimal currencies (BHD, JOD, KWD, OMR, TND) in thousandths
+# but requires their last digit to be 0 for PaymentIntents, refunds and disputes, the
+# integration rounding to the nearest ten (Stripe's "Supported currencies" guide).
+THREE_DECIMAL_STEP = 10
+
+# Currencies whose Stripe API unit is not their ISO minor unit: Stripe takes ISK, zero-decimal
+# in ISO 4217, in hundredths for backwards compatibility. This marketplace does not convert.
+STRIPE_UNIT_DIFFERS = frozenset({"ISK"})
 
 CURRENCY_SYMBOLS: dict[str, str] = {
     "CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "KRW": "₩", "HKD": "HK$",
@@ -73,9 +90,34 @@ def money_parse(text: str, currency: str | None = None) -> int:
         if exponent == 0:
             raise MoneyError(f"{code} amounts have no decimals.")
         raise MoneyError(f"{code} amounts have at most {exponent} decimals.")
-    minor = int(match["int"] or "0") * 10**exponent + int((frac or "0").ljust(exponent, "0") or "0")
+    minor = money_round_for_stripe(
+        int(match["int"] or "0") * 10**exponent + int((frac or "0").ljust(exponent, "0") or "0"), code
+    )
     if minor > MAX_MINOR:
         raise MoneyError("The amount is too large.")
+    return minor
+
+
+def stripe_step(currency: str | None = None) -> int:
+    """The step, in minor units, of the amounts Stripe charges and refunds in `currency`."""
+    return THREE_DECIMAL_STEP if currency_exponent(currency) == 3 else 1
+
+
+def money_round_for_stripe(minor: int, currency: str | None = None) -> int:
+    """Round a non-negative amount to the nearest one Stripe accepts, halves up: 5.124 KWD is
+    5.120, 5.125 KWD is 5.130; other currencies are unchanged."""
+    step = stripe_step(currency)
+    return (minor + step // 2) // step * step
+
+
+def money_for_stripe(minor: int, currency: str | None = None) -> int:
+    """The amount to send Stripe for a charge or a refund. Prices and refunds typed in are
+    rounded by money_parse, so their sums are already on Stripe's step; one that is not is a
+    bug, refused here rather than by Stripe after the ledger took it."""
+    step = stripe_step(currency)
+    if minor % step:
+        code = (currency or currency_default()).upper()
+        raise MoneyError(f"{code} amounts sent to Stripe end in 0 (in steps of {step}); {minor} does not.")
     return minor
 
 

@@ -6,12 +6,15 @@ SECRET_KEY; `manage.py check --deploy --fail-level WARNING` passes with it.
 
 import ipaddress
 import os
+import sys
 from pathlib import Path
 from urllib.parse import unquote
 
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+from marketplace.money import STRIPE_UNIT_DIFFERS, currency_exponent_iso
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -103,9 +106,23 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 TRUSTED_PROXIES = [ipaddress.ip_network(n, strict=False) for n in env.list("TRUSTED_PROXIES", default=[])]
 
 # --- Data stores ------------------------------------------------------------------------
-DATABASES = {"default": env.db_url("DATABASE_URL")}
+# Two roles (payments/db_roles.py). DATABASE_URL is the app's: it reads and appends to the
+# ledger but can neither change it nor alter any table. MIGRATION_DATABASE_URL is the owner's:
+# `manage.py migrate` connects as the owner (and grants the app role its rights), and so does
+# the test suite, which creates, migrates and flushes its own database. Without it one role
+# does both (a developer's or CI's superuser): the database then cannot hold the app back.
+_APP_DB = env.db_url("DATABASE_URL")
+_OWNER_DB = env.db_url("MIGRATION_DATABASE_URL") if env.str("MIGRATION_DATABASE_URL", default="") else _APP_DB
+MIGRATING = sys.argv[1:2] == ["migrate"]
+DATABASES = {"default": dict(_OWNER_DB if TESTING or MIGRATING else _APP_DB)}
 # A unix-socket directory arrives percent-encoded in the URL's host part (see embedded.py).
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
+# The role the owner grants the app's rights to: DATABASE_URL's, or in a one-role setup this
+# one (created if missing), which the guard tests connect as.
+if _APP_DB["USER"] != _OWNER_DB["USER"]:
+    DATABASE_APP_ROLE, DATABASE_APP_PASSWORD = _APP_DB["USER"], _APP_DB["PASSWORD"] or ""
+else:
+    DATABASE_APP_ROLE, DATABASE_APP_PASSWORD = env.str("DATABASE_APP_ROLE", default="circle_app"), ""
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -331,6 +348,19 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 # --- Marketplace rules ------------------------------------------------------------------
 MARKETPLACE_NAME = env.str("MARKETPLACE_NAME", default="Circle Market")
 MARKETPLACE_CURRENCY = env.str("MARKETPLACE_CURRENCY", default="CNY").upper()
+if currency_exponent_iso(MARKETPLACE_CURRENCY) is None:
+    raise ImproperlyConfigured(
+        f"MARKETPLACE_CURRENCY {MARKETPLACE_CURRENCY!r} is not an ISO 4217 currency with minor units."
+    )
+if MARKETPLACE_CURRENCY in STRIPE_UNIT_DIFFERS:
+    raise ImproperlyConfigured(
+        f"Stripe takes {MARKETPLACE_CURRENCY} in another unit than ISO 4217's; it is not supported."
+    )
+# Every ledger transaction is stamped with the session's currency (payments migration 0010),
+# and the database refuses its entries on accounts of any other: a changed setting on a
+# database with postings is refused, not posted into the old accounts.
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["options"] = f"{_db_options.get('options', '')} -c marketplace.currency={MARKETPLACE_CURRENCY}".strip()
 MARKETPLACE_PLATFORM_FEE_BPS = env.int("MARKETPLACE_PLATFORM_FEE_BPS", default=500)
 MARKETPLACE_AUTO_CONFIRM_DAYS = env.int("MARKETPLACE_AUTO_CONFIRM_DAYS", default=10)
 MARKETPLACE_AFTER_SALES_DAYS = env.int("MARKETPLACE_AFTER_SALES_DAYS", default=7)
@@ -338,7 +368,11 @@ MARKETPLACE_SHIP_BY_DAYS = env.int("MARKETPLACE_SHIP_BY_DAYS", default=3)
 MARKETPLACE_ATTRIBUTION_DAYS = env.int("MARKETPLACE_ATTRIBUTION_DAYS", default=7)
 MARKETPLACE_COMMISSION_MIN_BPS = env.int("MARKETPLACE_COMMISSION_MIN_BPS", default=100)
 MARKETPLACE_COMMISSION_MAX_BPS = env.int("MARKETPLACE_COMMISSION_MAX_BPS", default=3000)
-MARKETPLACE_PAYOUT_MINIMUM_MINOR = env.int("MARKETPLACE_PAYOUT_MINIMUM_MINOR", default=10_000)
+# Smallest payout, in the currency's major units ("100" is ¥100, 100 KWD, ¥100 JPY), kept in minor units.
+MARKETPLACE_PAYOUT_MINIMUM_MINOR = env.int(
+    "MARKETPLACE_PAYOUT_MINIMUM_MINOR",
+    default=env.int("MARKETPLACE_PAYOUT_MINIMUM", default=100) * 10 ** currency_exponent_iso(MARKETPLACE_CURRENCY),
+)
 MARKETPLACE_MERCHANT_RESPONSE_HOURS = env.int("MARKETPLACE_MERCHANT_RESPONSE_HOURS", default=48)
 MARKETPLACE_DISPUTE_AUTOCLOSE_DAYS = env.int("MARKETPLACE_DISPUTE_AUTOCLOSE_DAYS", default=60)
 # What a dispute nobody rules on ends as: "full_refund" (the buyer's favour) or "release".

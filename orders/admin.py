@@ -3,8 +3,8 @@ are placed and released by services (disputes, settlement's checks), never edite
 
 from django.contrib import admin
 
+from marketplace.admin import ReadOnlyAdmin, TimelineInline
 from orders.models import Order, OrderEvent
-from payments.admin import ReadOnlyAdmin, TimelineInline
 
 
 class OrderEventInline(TimelineInline):

@@ -212,7 +212,9 @@ class OrderCancelApi(_Buyer):
     @extend_schema(request=None, responses=OrderOutSerializer)
     def post(self, request, order_id: int):
         order = selectors.order_get_for_buyer(buyer=request.user, order_id=order_id)
-        services.order_cancel(order_id=order.pk, actor=request.user, reason="Cancelled by the buyer before shipping.")
+        payment_services.order_cancel(
+            order_id=order.pk, actor=request.user, reason="Cancelled by the buyer before shipping."
+        )
         return Response(OrderOutSerializer(selectors.order_get_for_buyer(buyer=request.user, order_id=order_id)).data)
 
 

@@ -3,12 +3,15 @@
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from orders import services
 from orders.models import Order
+from payments import services as payment_services
+from referrals.services import share_create
 from shops.demo import LOGINS
 from shops.models import Shop, Variant
 
@@ -21,11 +24,6 @@ def demo_orders_load() -> bool:
     """Three orders for the demo buyer: settled (bought through the demo promoter's link),
     shipped, and paid awaiting shipment; payout accounts for the demo shops and promoter
     in test mode. Returns False when the buyer already has orders."""
-    from django.conf import settings
-
-    from payments import services as payment_services
-    from referrals.services import share_create
-
     buyer = User.objects.filter(email=LOGINS["buyer"]).first()
     if buyer is None or Order.objects.filter(buyer=buyer).exists():
         return False
@@ -51,7 +49,7 @@ def demo_orders_load() -> bool:
             shares_by_product=shares,
         )
         # Test-mode money: the same service a verified Stripe webhook calls.
-        services.order_group_mark_paid(
+        payment_services.order_group_mark_paid(
             group_id=group.pk, amount_minor=group.total_minor, payment_intent_id=f"pi_demo_{group.pk}"
         )
         placed.append(group.orders.get())

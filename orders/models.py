@@ -91,7 +91,14 @@ class Order(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Payment not completed"
 
-    # Allowed transitions; each has one service function in orders/services.py.
+    class HeldBy(models.TextChoices):
+        """Who put the order on hold; only that owner's service lifts its own hold."""
+
+        BUYER_PROTECTION = "buyer_protection", "Buyer protection case"
+        SETTLEMENT = "settlement", "Settlement check"
+
+    # The allowed status changes, enforced by orders.services.transitions.order_transition
+    # (and, for the set-based payment and settlement statements, by Order.sources).
     TRANSITIONS = {
         Status.PENDING_PAYMENT: {Status.PAID, Status.EXPIRED},
         Status.PAID: {Status.SHIPPED, Status.CANCELLED},
@@ -115,6 +122,7 @@ class Order(models.Model):
     refunded_minor = models.BigIntegerField(default=0)
     # The disputes hook: while held, timers skip the order and settlement refuses it.
     is_held = models.BooleanField(default=False)
+    held_by = models.CharField(max_length=24, choices=HeldBy.choices, blank=True, default="", db_default="")
     held_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -164,6 +172,11 @@ class Order(models.Model):
 
         return reverse("order_detail", args=[self.pk])
 
+    @classmethod
+    def sources(cls, to: str) -> list[str]:
+        """The statuses an order may move to `to` from."""
+        return [status for status, targets in cls.TRANSITIONS.items() if to in targets]
+
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lines")
@@ -180,16 +193,15 @@ class OrderLine(models.Model):
     )
     commission_bps = models.PositiveIntegerField(default=0)
     commission_base_minor = models.BigIntegerField(default=0)
-    # The link the sale came through, for the promoter's per-link figures.
-    share = models.ForeignKey(
-        "referrals.Share", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+    # The referrals.Share the sale came through, for the promoter's per-link figures. A plain
+    # id: orders sits below referrals and must not depend on its models or migrations.
+    share_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         # Most lines have no promoter and no share: their indexes leave those lines out.
         indexes = [
             models.Index(fields=["promoter"], name="order_line_promoter", condition=Q(promoter__isnull=False)),
-            models.Index(fields=["share"], name="order_line_share", condition=Q(share__isnull=False)),
+            models.Index(fields=["share_id"], name="order_line_share", condition=Q(share_id__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
@@ -202,8 +214,21 @@ class OrderLine(models.Model):
 class OrderEvent(models.Model):
     """The order's timeline: who did what, when."""
 
+    class Kind(models.TextChoices):
+        PLACED = "placed", "Placed"
+        PAID = "paid", "Paid"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        EXPIRED = "expired", "Expired"
+        SHIPPED = "shipped", "Shipped"
+        SHIP_REMINDER = "ship_reminder", "Ship reminder"
+        RECEIVED = "received", "Received"
+        CANCELLED = "cancelled", "Cancelled"
+        HELD = "held", "Held"
+        HOLD_RELEASED = "hold_released", "Hold released"
+        SETTLED = "settled", "Settled"
+
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
     # Events the system records have no actor; the index leaves them out.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from orders import services
 from orders.models import Order, OrderGroup
+from payments import services as payment_services
 
 BATCH = 500
 
@@ -20,7 +21,7 @@ def _due_ids(queryset) -> list[int]:
 @shared_task
 def order_groups_expire_task() -> int:
     ids = _due_ids(OrderGroup.objects.filter(status=OrderGroup.Status.PENDING_PAYMENT, pay_by__lte=timezone.now()))
-    return sum(services.order_group_expire(group_id=pk) for pk in ids)
+    return sum(payment_services.order_group_expire(group_id=pk) for pk in ids)
 
 
 @shared_task
@@ -53,5 +54,5 @@ def orders_ship_deadline_task() -> dict:
     overdue = _due_ids(
         Order.objects.filter(status=Order.Status.PAID, is_held=False, ship_by__lte=now - services.SHIP_GRACE)
     )
-    cancelled = sum(services.order_cancel_unshipped(order_id=pk) for pk in overdue)
+    cancelled = sum(payment_services.order_cancel_unshipped(order_id=pk) for pk in overdue)
     return {"reminded": reminded, "cancelled": cancelled}

@@ -2,33 +2,9 @@
 
 from django.contrib import admin, messages
 
+from marketplace.admin import ReadOnlyAdmin
 from payments import services
 from payments.models import LedgerTransaction, Payout, PayoutHold, Refund, WebhookEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The books are written by services only; the admin looks."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class TimelineInline(admin.TabularInline):
-    """A read-only timeline of events (orders' and cases'): written by services only."""
-
-    extra = 0
-    can_delete = False
-    fields = ("created_at", "kind", "actor", "note")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LedgerTransaction)

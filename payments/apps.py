@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class PaymentsConfig(AppConfig):
@@ -6,4 +7,6 @@ class PaymentsConfig(AppConfig):
     name = "payments"
 
     def ready(self):
-        from payments import checks  # noqa: F401 - registers the deploy checks
+        from payments import checks, db_roles  # noqa: F401 - checks register themselves
+
+        post_migrate.connect(db_roles.app_role_grant_after_migrate, sender=self)

@@ -17,6 +17,10 @@ class LedgerUnbalanced(ValueError):
     pass
 
 
+class LedgerCurrencyMismatch(ValueError):
+    pass
+
+
 def _code(kind: str, shop_id: int | None, user_id: int | None, order_id: int | None) -> str:
     holder = (
         f"order:{order_id}" if order_id is not None else f"shop:{shop_id}" if shop_id is not None
@@ -35,6 +39,12 @@ def account_get(*, kind: str, shop=None, user=None, order=None) -> LedgerAccount
     )
     account = LedgerAccount.objects.filter(code=code).first()
     if account is not None:
+        if account.currency != settings.MARKETPLACE_CURRENCY:
+            # The database would refuse the posting too (migration 0010); say why first.
+            raise LedgerCurrencyMismatch(
+                f"account {code} is in {account.currency} but MARKETPLACE_CURRENCY is "
+                f"{settings.MARKETPLACE_CURRENCY}: the currency of a database with postings cannot change"
+            )
         return account
     # ON CONFLICT instead of a savepoint: a concurrent creator simply wins.
     with connection.cursor() as cursor:
@@ -74,20 +84,28 @@ def ledger_post(
         if existing is not None:
             return existing, False
         raise LedgerUnbalanced(f"{idempotency_key} needs at least two non-zero entries")
-    with transaction.atomic(savepoint=False):
-        # The unique key decides: a transaction posted before (or concurrently) wins, ours is a no-op.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at) "
-                "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                [idempotency_key, kind, order.pk if order is not None else None, memo[:200]],
+    # One statement writes the transaction and its entries (the database refuses entries
+    # added later). The unique key decides: a transaction posted before (or concurrently)
+    # wins, ours inserts nothing and its entries find no transaction to join.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH posted AS (
+                INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at)
+                VALUES (%s, %s, %s, %s, now()) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
+            ), written AS (
+                INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at)
+                SELECT posted.id, e.account_id, e.amount, now()
+                  FROM posted, unnest(%s::bigint[], %s::bigint[]) AS e(account_id, amount)
             )
-            row = cursor.fetchone()
-        if row is None:
-            return LedgerTransaction.objects.get(idempotency_key=idempotency_key), False
-        LedgerEntry.objects.bulk_create(
-            [LedgerEntry(transaction_id=row[0], account=account, amount_minor=amount) for account, amount in lines]
-        )
+            SELECT id FROM posted
+            """,
+            [idempotency_key, kind, order.pk if order is not None else None, memo[:200],
+             [account.pk for account, _ in lines], [amount for _, amount in lines]],
+        )  # fmt: skip
+        row = cursor.fetchone()
+    if row is None:
+        return LedgerTransaction.objects.get(idempotency_key=idempotency_key), False
     return LedgerTransaction(pk=row[0], idempotency_key=idempotency_key, kind=kind, order=order, memo=memo[:200]), True
 
 
@@ -103,6 +121,13 @@ class AccountRef:
     @property
     def code(self) -> str:
         return _code(self.kind, self.shop_id, self.user_id, self.order_id)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Just enough of a row for account_get when only its id is at hand: its primary key."""
+
+    pk: int
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ class LedgerAccount(models.Model):
     class Kind(models.TextChoices):
         CLEARING = "clearing", "Payment clearing"
         ESCROW = "escrow", "Held payment (per order)"
-        MERCHANT_PENDING = "merchant_pending", "Merchant pending"
         MERCHANT_AVAILABLE = "merchant_available", "Merchant available"
         PROMOTER_PENDING = "promoter_pending", "Promoter pending"
         PROMOTER_AVAILABLE = "promoter_available", "Promoter available"
@@ -51,9 +50,10 @@ class LedgerAccount(models.Model):
 
 
 class LedgerTransaction(models.Model):
-    """A balanced set of entries, all written by one INSERT statement. The database
-    refuses a statement that leaves a transaction unbalanced, a transaction without
-    entries, and any edit (migrations 0002 and 0005)."""
+    """A balanced set of entries in one currency, all written by one INSERT statement in the
+    database transaction that created it. The database refuses a statement that leaves a
+    transaction unbalanced, entries added to it later, entries on accounts of another
+    currency, and any edit (migrations 0002, 0005 and 0010)."""
 
     class Kind(models.TextChoices):
         PAYMENT_CAPTURED = "payment_captured", "Payment captured"
@@ -71,6 +71,14 @@ class LedgerTransaction(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     memo = models.CharField(max_length=200, blank=True)
+    # The posting session's currency (settings put MARKETPLACE_CURRENCY in the connection's
+    # marketplace.currency): the database refuses entries on accounts of another (0010).
+    currency = models.CharField(
+        max_length=3,
+        db_default=models.Func(
+            models.Value("marketplace.currency"), function="current_setting", output_field=models.CharField()
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -98,7 +106,6 @@ class WebhookEvent(models.Model):
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
-        STARTED = "started", "Started"
         SUCCEEDED = "succeeded", "Succeeded"
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
@@ -127,7 +134,6 @@ class Refund(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
 
     class Kind(models.TextChoices):
         REFUND = "refund", "Refund"

@@ -11,6 +11,8 @@ import logging
 import stripe
 from django.conf import settings
 
+from marketplace.money import money_for_stripe
+
 logger = logging.getLogger(__name__)
 
 _http_client_override: stripe.HTTPClient | None = None
@@ -102,7 +104,7 @@ def payment_intent_create(*, amount_minor: int, group_id: int, idempotency_key: 
         "post",
         "/v1/payment_intents",
         idempotency_key=idempotency_key,
-        amount=amount_minor,
+        amount=money_for_stripe(amount_minor),
         currency=settings.MARKETPLACE_CURRENCY.lower(),
         payment_method_types=payment_methods(),
         transfer_group=f"group_{group_id}",
@@ -139,7 +141,11 @@ def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key:
     share is not taken back from its account here: the ledger makes it a debt on the
     shop's balance, netted against its next payout."""
     refund = _request(
-        "post", "/v1/refunds", idempotency_key=idempotency_key, payment_intent=payment_intent_id, amount=amount_minor
+        "post",
+        "/v1/refunds",
+        idempotency_key=idempotency_key,
+        payment_intent=payment_intent_id,
+        amount=money_for_stripe(amount_minor),
     )
     return {"id": refund["id"], "status": refund["status"]}
 

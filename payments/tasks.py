@@ -1,10 +1,13 @@
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from payments import services
+from payments.models import Payout, Refund, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -60,19 +63,15 @@ def orders_settle_due_task(batch_size: int = SETTLE_BATCH_ORDERS) -> int:
 @shared_task
 def payments_sweep_task() -> dict:
     """Catch what a lost message missed: unhandled webhooks, unsent refunds and payouts."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from payments.models import Payout, Refund, WebhookEvent
-
     cutoff = timezone.now() - timedelta(minutes=2)
     events = list(
-        WebhookEvent.objects.filter(status__in=["received", "started"], received_at__lt=cutoff).values_list(
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED, received_at__lt=cutoff).values_list(
             "pk", flat=True
         )[:500]
     )
-    refunds = list(Refund.objects.filter(status="pending", created_at__lt=cutoff).values_list("pk", flat=True)[:500])
+    refunds = list(
+        Refund.objects.filter(status=Refund.Status.PENDING, created_at__lt=cutoff).values_list("pk", flat=True)[:500]
+    )
     payouts = list(
         Payout.objects.filter(status=Payout.Status.IN_TRANSIT, created_at__lt=cutoff).values_list("pk", flat=True)[
             :5000

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from marketplace.api import MoneyField, OwnerScopedMixin
 from payments.models import Payout
-from payments.services import promoter_balances
+from payments.selectors import promoter_balances
 from referrals import selectors, services
 from referrals.models import Share
 from referrals.views import _share_or_404, landing_click, visitor_cookie_set

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from marketplace.errors import DomainError
+from orders.models import OrderGroup, OrderLine
 from referrals.models import Attribution, Click, CommissionRefusal, Share
 
 SHARES_PER_HOUR = 30
@@ -106,8 +107,6 @@ def attribution_for_checkout(*, visitor_id: str | None, buyer, products: list, a
     Uses the visitor's unexpired attribution. A product counts when the share is for it or
     for its shop. Self-referrals (same account, own shop, an alias of the buyer's email,
     the buyer's shipping address) earn nothing and are returned with their reason."""
-    from orders.models import OrderGroup
-
     if not visitor_id:
         return {}, []
     attribution = (
@@ -162,9 +161,8 @@ def commissions_screen_card(*, group_id: int, card_fingerprint: str, lines: list
     """At payment, when the card is known: a promoter who paid with the buyer's card is
     the buyer. Their lines earn nothing; the refusal is recorded. Returns lines voided.
     `lines` are the group's lines that carry a commission; voided ones are zeroed in place
-    too. The caller holds the group's row lock, before the payment is posted to the ledger."""
-    from orders.models import OrderGroup, OrderLine
-
+    too. The caller holds the group's row lock, before the payment is posted to the ledger.
+    Registered with payments' capture screens (referrals.apps)."""
     if not card_fingerprint or not lines:
         return 0
     promoters_same_card = set(

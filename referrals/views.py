@@ -12,12 +12,14 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from marketplace.errors import DomainError
+from marketplace.web import VISITOR_COOKIE, merchant_required
+from payments import stripe_client
+from payments.models import Payout
+from payments.selectors import promoter_balances
+from payments.services import payout_account_connect as connect
 from referrals import poster, selectors, services
 from referrals.models import Share
-from shops.merchant_views import merchant_required
 from shops.models import Product, Shop
-
-VISITOR_COOKIE = "cm_vid"
 
 
 def _share_url(request, share: Share) -> str:
@@ -148,9 +150,6 @@ def commission_plan(request):
 @login_required
 @require_GET
 def promoter_centre(request):
-    from payments.models import Payout
-    from payments.services import promoter_balances
-
     return render(
         request,
         "referrals/promoter_centre.html",
@@ -168,9 +167,6 @@ def promoter_centre(request):
 @require_POST
 def payout_account_connect(request):
     """Set up the Stripe Connect account that receives payouts (a shop's, or the person's)."""
-    from payments import stripe_client
-    from payments.services import payout_account_connect as connect
-
     shop = getattr(request.user, "shop", None) if request.POST.get("for") == "shop" else None
     try:
         connect(shop=shop, user=None if shop else request.user)

@@ -1,7 +1,5 @@
 """The merchant dashboard: every query goes through the signed-in user's own shop."""
 
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,28 +7,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from disputes import selectors as dispute_selectors
 from marketplace.errors import DomainError
+from marketplace.web import merchant_required
 from shops import selectors, services
 from shops.forms import PhotoUploadForm, ProductForm, ShopForm, VariantForm
 from shops.models import Product, Shop
 
 # The add-variant form shares a page with the product form: its own ids keep labels unique.
 NEW_VARIANT_IDS = "new_variant_%s"
-
-
-def merchant_required(view):
-    """Loads request.shop from the signed-in user; users without a shop go open one."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        shop = Shop.objects.filter(owner=request.user).first()
-        if shop is None:
-            messages.info(request, "Open a shop first.")
-            return redirect("shop_open")
-        request.shop = shop
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _apply_errors(form, exc: DomainError) -> None:
@@ -290,7 +273,7 @@ def variant_archive(request, product_id: int, variant_id: int):
     product = selectors.merchant_product_get(shop=request.shop, product_id=product_id)
     variant = get_object_or_404(product.variants.all(), pk=variant_id)
     try:
-        services.variant_archive(variant=variant)
+        services.variant_update(variant=variant, is_active=False)
     except DomainError as exc:
         messages.error(request, exc.message)
         return _variants_fragment(request, product, status=409)

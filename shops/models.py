@@ -13,6 +13,12 @@ class Shop(models.Model):
         # A sanction: the shop stays visible, its products cannot be seen in browse or bought.
         FROZEN = "frozen", "Listings frozen"
 
+    class RestrictedBy(models.TextChoices):
+        """Who restricted the shop; a sanction's end lifts only a sanction's restriction."""
+
+        STAFF = "staff", "Staff"
+        SANCTION = "sanction", "Sanction"
+
     owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="shop")
     name = models.CharField(max_length=80)
     slug = models.SlugField(max_length=60, unique=True)
@@ -27,6 +33,7 @@ class Shop(models.Model):
     stripe_account_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     suspended_reason = models.CharField(max_length=300, blank=True)
+    restricted_by = models.CharField(max_length=16, choices=RestrictedBy.choices, blank=True, default="", db_default="")
     is_verified = models.BooleanField(default=False)
     verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

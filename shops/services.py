@@ -110,26 +110,28 @@ def shop_verify(*, shop_id: int) -> Shop:
     return shop
 
 
-def _shop_restrict(*, shop_id: int, status: str, reason: str) -> Shop:
+def _shop_restrict(*, shop_id: int, status: str, reason: str, by: str) -> Shop:
     if not reason.strip():
         raise DomainError("Give a reason; it is shown on the shop page.", field="reason")
     with transaction.atomic():
         shop = Shop.objects.select_for_update().get(pk=shop_id)
         shop.status = status
         shop.suspended_reason = reason.strip()[:300]
-        shop.save(update_fields=["status", "suspended_reason"])
+        shop.restricted_by = by
+        shop.save(update_fields=["status", "suspended_reason", "restricted_by"])
         catalog_changed()
     return shop
 
 
-def shop_suspend(*, shop_id: int, reason: str) -> Shop:
-    """Suspend a shop: its products leave browse and cannot be bought."""
-    return _shop_restrict(shop_id=shop_id, status=Shop.Status.SUSPENDED, reason=reason)
+def shop_suspend(*, shop_id: int, reason: str, by: str = Shop.RestrictedBy.STAFF) -> Shop:
+    """Suspend a shop: its products leave browse and cannot be bought. `by` (a
+    Shop.RestrictedBy) records who did, so that only they lift it."""
+    return _shop_restrict(shop_id=shop_id, status=Shop.Status.SUSPENDED, reason=reason, by=by)
 
 
-def shop_listings_freeze(*, shop_id: int, reason: str) -> Shop:
+def shop_listings_freeze(*, shop_id: int, reason: str, by: str = Shop.RestrictedBy.STAFF) -> Shop:
     """A sanction short of suspension: same effect on the catalog, the shop page stays up."""
-    return _shop_restrict(shop_id=shop_id, status=Shop.Status.FROZEN, reason=reason)
+    return _shop_restrict(shop_id=shop_id, status=Shop.Status.FROZEN, reason=reason, by=by)
 
 
 def shop_reinstate(*, shop_id: int) -> Shop:
@@ -137,7 +139,8 @@ def shop_reinstate(*, shop_id: int) -> Shop:
         shop = Shop.objects.select_for_update().get(pk=shop_id)
         shop.status = Shop.Status.ACTIVE
         shop.suspended_reason = ""
-        shop.save(update_fields=["status", "suspended_reason"])
+        shop.restricted_by = ""
+        shop.save(update_fields=["status", "suspended_reason", "restricted_by"])
         catalog_changed()
     return shop
 
@@ -280,6 +283,12 @@ def variant_create(*, product: Product, name: str, sku: str, price_minor: int, s
     return variant
 
 
+VARIANT_SOLD = (
+    "This variant has been sold, so it cannot be deleted: archive it instead (off sale, kept on past orders)."
+)
+LAST_ON_SALE = "A product needs at least one variant on sale. Archive the product instead."
+
+
 def variant_update(*, variant: Variant, **fields) -> Variant:
     if "price_minor" in fields:
         _price_check(fields["price_minor"])
@@ -290,6 +299,9 @@ def variant_update(*, variant: Variant, **fields) -> Variant:
         variant = Variant.objects.select_for_update().get(pk=variant.pk)
         if "sku" in fields and product.variants.filter(sku=fields["sku"]).exclude(pk=variant.pk).exists():
             raise DomainError("This product already has a variant with that SKU.", field="sku")
+        # Archiving (is_active=False) takes it off sale for good; past orders keep it.
+        if fields.get("is_active") is False and not product.variants.filter(is_active=True).exclude(pk=variant.pk):
+            raise ConflictError(LAST_ON_SALE, code="last_variant")
         for name, value in fields.items():
             setattr(variant, name, value)
         variant.save()
@@ -304,32 +316,9 @@ def variant_delete(*, variant: Variant) -> None:
             raise ConflictError("A product needs at least one variant.")
         try:
             variant.delete()
-        except ProtectedError:
-            # Order lines point at it (PROTECT): selling history is never rewritten. The
-            # collector raises before deleting anything, so nothing changed.
-            raise ConflictError(
-                "This variant has been sold, so it cannot be deleted: archive it instead. "
-                "An archived variant is no longer for sale and stays on past orders.",
-                code="variant_sold",
-            ) from None
+        except ProtectedError:  # order lines keep it (PROTECT); raised before anything is deleted
+            raise ConflictError(VARIANT_SOLD, code="variant_sold") from None
         _product_refresh_derived(product)
-
-
-def variant_archive(*, variant: Variant) -> Variant:
-    """Take a variant off sale for good, keeping it for the orders that bought it."""
-    with transaction.atomic():
-        product = Product.objects.select_for_update().get(pk=variant.product_id)
-        variant = Variant.objects.select_for_update().get(pk=variant.pk)
-        if not variant.is_active:
-            return variant
-        if not product.variants.filter(is_active=True).exclude(pk=variant.pk).exists():
-            raise ConflictError(
-                "A product needs at least one variant on sale. Archive the product instead.", code="last_variant"
-            )
-        variant.is_active = False
-        variant.save(update_fields=["is_active"])
-        _product_refresh_derived(product)
-    return variant
 
 
 # --- Photos -----------------------------------------------------------------------------

@@ -5,7 +5,9 @@ import pytest
 import redis
 from django.conf import settings
 
+from payments import stripe_client
 from tests.factories import PASSWORD, UserFactory, make_shop
+from tests.helpers import StripeFake
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +23,16 @@ def _clean_redis():
 def _clean_media():
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
     yield
+
+
+@pytest.fixture
+def stripe_fake():
+    """The one Stripe fake: the local Stripe installed at payments.stripe_client, keeping
+    every call (tests.helpers.StripeFake) for the test to read."""
+    fake = StripeFake()
+    stripe_client.http_client_set(fake)
+    yield fake
+    stripe_client.http_client_set(None)
 
 
 @pytest.fixture

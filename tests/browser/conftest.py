@@ -3,16 +3,15 @@
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+
+from tests.helpers import ARTIFACTS, PHONE
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the
 # test body (setup, assertions) are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -24,12 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def is_home(url: str) -> bool:
-    """For wait_for_url after a form that redirects home: the glob "**/" would also match the
-    form's own page, and the wait would return before the redirect."""
-    return urlsplit(url).path == "/"
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +38,10 @@ def browser():
 
 
 @pytest.fixture
-def phone(browser, live_server, request):
+def phone(browser, live_server, request, settings):
     """A fresh phone-sized browser context; `phone.shot(name)` saves a screenshot artifact."""
+    # The local Stripe delivers its webhooks to SITE_URL: here, the live server.
+    settings.SITE_URL = live_server.url
     context = browser.new_context(**PHONE, base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()

@@ -5,10 +5,8 @@ from PIL import Image
 
 from disputes.models import AfterSalesRequest, Dispute
 from orders.models import Order
-from tests.browser.conftest import ARTIFACTS, PHONE
-from tests.browser.test_merchant_listing_flow import _log_in
-from tests.disputes.helpers import books_ok, shipped_sale
 from tests.factories import UserFactory
+from tests.helpers import ARTIFACTS, PHONE, books_ok, log_in, shipped_sale
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +21,7 @@ def _context_page(browser, live_server, email: str):
     context = browser.new_context(**PHONE, base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()
-    _log_in(page, email)
+    log_in(page, email)
     return context, page
 
 
@@ -31,7 +29,7 @@ def test_a_refund_request_is_rejected_escalated_and_ruled_in_the_console(browser
     # given a buyer's shipped ¥100.00 order
     order, _ = shipped_sale(client, price=10_000)
     staff = UserFactory(is_staff=True)
-    _log_in(phone, order.buyer.email)
+    log_in(phone, order.buyer.email)
 
     # when the buyer asks for a partial refund with a photo, from the order page
     phone.goto(f"/orders/{order.pk}/")

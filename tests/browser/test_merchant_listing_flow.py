@@ -1,12 +1,11 @@
 import io
-import time
 
 import pytest
 from PIL import Image
 
 from shops.models import Product, ProductPhoto
-from tests.browser.conftest import ARTIFACTS, is_home
-from tests.factories import PASSWORD, UserFactory, make_shop
+from tests.factories import UserFactory, make_shop
+from tests.helpers import ARTIFACTS, log_in, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,30 +16,13 @@ def _jpeg(colour: tuple[int, int, int]) -> dict:
     return {"name": f"phone-{colour[0]}.jpg", "mimeType": "image/jpeg", "buffer": out.getvalue()}
 
 
-def _log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email:").fill(email)
-    page.get_by_label("Password:").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(is_home)
-
-
-def _wait_until(condition, what: str, attempts: int = 120) -> None:
-    """Bounded poll for background work; fails with `what` if it never happens."""
-    for _ in range(attempts):
-        if condition():
-            return
-        time.sleep(0.25)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_a_merchant_lists_a_product_with_photos_and_a_variant_and_a_buyer_finds_it(
     browser, phone, live_server, celery_worker
 ):
     # given a merchant with a shop, on a phone
     merchant = UserFactory()
     make_shop(owner=merchant, name="Harbour Knits")
-    _log_in(phone, merchant.email)
+    log_in(phone, merchant.email)
 
     # when they create a product
     phone.goto("/merchant/products/new/")
@@ -59,7 +41,7 @@ def test_a_merchant_lists_a_product_with_photos_and_a_variant_and_a_buyer_finds_
     phone.get_by_role("button", name="Upload").click()
     phone.get_by_text("(2/20)").wait_for()
     # the worker renders them in the background
-    _wait_until(
+    wait_until(
         lambda: ProductPhoto.objects.filter(product=product, status=ProductPhoto.Status.READY).count() == 2,
         "both photos to be rendered by the Celery worker",
     )
@@ -72,7 +54,7 @@ def test_a_merchant_lists_a_product_with_photos_and_a_variant_and_a_buyer_finds_
     variants.locator("#new_variant_stock").fill("3")
     variants.get_by_role("button", name="Add variant").click()
     phone.locator("#variants").get_by_text("Add a variant").wait_for()
-    _wait_until(lambda: product.variants.count() == 2, "the variant to be saved")
+    wait_until(lambda: product.variants.count() == 2, "the variant to be saved")
 
     # and publishes it
     phone.reload()

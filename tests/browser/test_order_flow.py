@@ -5,9 +5,8 @@ from django.utils import timezone
 
 from orders.models import Order
 from payments.tasks import orders_settle_due_task
-from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_merchant_listing_flow import _log_in, _wait_until
 from tests.factories import UserFactory, make_product, make_shop
+from tests.helpers import ARTIFACTS, log_in, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +20,7 @@ def test_a_buyer_pays_two_shops_at_once_and_the_merchant_is_paid_after_receipt(
     oolong = make_product(shop=tea, title="Oolong tea tin", price_minor=6800, stock=5)
     cups = make_product(shop=make_shop(name="Clay Cups"), title="Celadon cup", price_minor=12800, stock=2)
     buyer = UserFactory()
-    _log_in(phone, buyer.email)
+    log_in(phone, buyer.email)
 
     # when the buyer adds one item from each shop and checks out
     for product in (oolong, cups):
@@ -52,7 +51,7 @@ def test_a_buyer_pays_two_shops_at_once_and_the_merchant_is_paid_after_receipt(
     # when the tea merchant ships with a tracking number
     merchant = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, base_url=live_server.url)
     shop_page = merchant.new_page()
-    _log_in(shop_page, tea_owner.email)
+    log_in(shop_page, tea_owner.email)
     shop_page.goto(f"/merchant/orders/{tea_order.pk}/")
     shop_page.get_by_label("Carrier").fill("SF Express")
     shop_page.get_by_label("Tracking number").fill("SF1234567890")
@@ -69,7 +68,7 @@ def test_a_buyer_pays_two_shops_at_once_and_the_merchant_is_paid_after_receipt(
     # and the after-sales window ends and the worker settles it
     Order.objects.filter(pk=tea_order.pk).update(after_sales_ends_at=timezone.now() - timedelta(seconds=1))
     orders_settle_due_task.delay()
-    _wait_until(lambda: Order.objects.get(pk=tea_order.pk).status == Order.Status.SETTLED, "settlement by the worker")
+    wait_until(lambda: Order.objects.get(pk=tea_order.pk).status == Order.Status.SETTLED, "settlement by the worker")
 
     # then the merchant's earnings page shows the amount: 76.00 paid less the 5% fee (3.80)
     shop_page.goto("/merchant/earnings/")

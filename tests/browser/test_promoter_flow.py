@@ -8,9 +8,8 @@ from orders.services import order_ship
 from payments.models import Payout
 from payments.services import payout_account_connect
 from payments.tasks import orders_settle_due_task, payouts_run_task
-from tests.browser.conftest import ARTIFACTS, PHONE
-from tests.browser.test_merchant_listing_flow import _log_in, _wait_until
 from tests.factories import UserFactory, make_product, make_shop
+from tests.helpers import ARTIFACTS, PHONE, log_in, wait_until
 
 IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 
@@ -24,7 +23,7 @@ def test_a_promoter_shares_a_friend_buys_and_the_payout_run_pays_the_commission(
     # given a product with a 10% commission, and a promoter on a phone
     product = make_product(shop=make_shop(name="Hill Honey"), title="Wildflower honey", price_minor=20_000, stock=3)
     promoter = UserFactory(display_name="Mei")
-    _log_in(phone, promoter.email)
+    log_in(phone, promoter.email)
 
     # when the promoter creates a share and downloads the poster
     phone.goto(f"/p/{product.pk}/")
@@ -46,7 +45,7 @@ def test_a_promoter_shares_a_friend_buys_and_the_payout_run_pays_the_commission(
     friend.goto(link)
     friend.get_by_text("Mei shared this with you and earns a commission").wait_for()
     buyer = UserFactory()
-    _log_in(friend, buyer.email)
+    log_in(friend, buyer.email)
     friend.goto(f"/p/{product.pk}/")
     friend.get_by_role("button", name="Add to cart").click()
     friend.wait_for_url("**/cart/")
@@ -75,7 +74,7 @@ def test_a_promoter_shares_a_friend_buys_and_the_payout_run_pays_the_commission(
     # and the worker settles it after the after-sales window
     Order.objects.filter(pk=order.pk).update(after_sales_ends_at=timezone.now() - timedelta(seconds=1))
     orders_settle_due_task.delay()
-    _wait_until(lambda: Order.objects.get(pk=order.pk).status == Order.Status.SETTLED, "settlement by the worker")
+    wait_until(lambda: Order.objects.get(pk=order.pk).status == Order.Status.SETTLED, "settlement by the worker")
 
     # then the promoter centre shows the commission available
     phone.goto("/promoter/")
@@ -87,7 +86,7 @@ def test_a_promoter_shares_a_friend_buys_and_the_payout_run_pays_the_commission(
     phone.get_by_text("payout account is set up").wait_for()
     payout_account_connect(shop=product.shop)
     payouts_run_task.delay()
-    _wait_until(lambda: Payout.objects.filter(user=promoter, status=Payout.Status.PAID).exists(), "the payout run")
+    wait_until(lambda: Payout.objects.filter(user=promoter, status=Payout.Status.PAID).exists(), "the payout run")
     phone.goto("/promoter/")
     assert phone.locator("#balance-paid").inner_text() == "¥20.00"
     assert phone.locator("#balance-available").inner_text() == "¥0.00"

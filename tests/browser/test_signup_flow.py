@@ -3,8 +3,8 @@ import re
 import pytest
 
 from accounts.models import User
-from tests.browser.conftest import is_home
 from tests.factories import make_product
+from tests.helpers import is_home
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,9 +7,8 @@ from django.core.management import call_command
 from disputes import services
 from disputes.models import AfterSalesRequest, Dispute, Evidence
 from payments.models import Refund
-from tests.disputes.api_helpers import DESCRIPTION, as_user, open_request
-from tests.disputes.helpers import books_ok, photo, shipped_sale
 from tests.factories import UserFactory
+from tests.helpers import DESCRIPTION, as_user, books_ok, open_request, photo, shipped_sale
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,8 @@ from rest_framework.test import APIClient
 
 from disputes import services
 from disputes.models import AfterSalesRequest, Evidence
-from tests.disputes.api_helpers import as_user, error, open_request, state
-from tests.disputes.helpers import photo, shipped_sale
 from tests.factories import UserFactory, make_shop
+from tests.helpers import as_user, error, open_request, photo, shipped_sale, state
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from disputes import services
 from disputes.models import AfterSalesRequest, Dispute
-from tests.disputes.api_helpers import DESCRIPTION, as_user, error, open_request, state
-from tests.disputes.helpers import photo, shipped_sale
 from tests.factories import UserFactory, make_product
-from tests.orders.helpers import pay, place
+from tests.helpers import DESCRIPTION, as_user, error, open_request, pay, photo, place, shipped_sale, state
 
 pytestmark = pytest.mark.django_db
 

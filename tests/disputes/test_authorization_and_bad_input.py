@@ -7,6 +7,7 @@ import os
 import pytest
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404
 
 from disputes import selectors, services
@@ -17,17 +18,15 @@ from orders.models import Order, OrderLine
 from payments.models import LedgerEntry, Refund
 from payments.services import refund_create
 from shops.models import Product
-from tests.disputes.helpers import books_ok, photo, shipped_sale
-from tests.disputes.test_outcomes import _settle
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import pay, place
+from tests.helpers import books_ok, pay, photo, place, settle_received, shipped_sale
 
 pytestmark = pytest.mark.django_db
 
 DESCRIPTION = "The parcel arrived crushed and wet."
 
 
-def _open(order, *, amount=4_000, kind="partial_refund", reason="damaged", photos=(), buyer=None, line=None):
+def open_request(order, *, amount=4_000, kind="partial_refund", reason="damaged", photos=(), buyer=None, line=None):
     return services.after_sales_open(
         buyer=buyer or order.buyer,
         line_id=(line or order.lines.get()).pk,
@@ -75,7 +74,7 @@ def case(client):
     """A shipped order (10,000 + shipping) with an open request for 40.00, and a stranger's own
     shop and order to try things from."""
     order, _ = shipped_sale(client, price=10_000)
-    request = _open(order, photos=[photo()])
+    request = open_request(order, photos=[photo()])
     other_order, _ = shipped_sale(client, price=5_000)
     return order, request, other_order
 
@@ -128,7 +127,7 @@ def test_a_buyer_cannot_act_on_another_buyers_request(case):
         lambda: services.after_sales_message_post(request_id=request.pk, user=stranger, body="Hello there"),
         lambda: services.after_sales_accept(request_id=request.pk, merchant=stranger, return_address="1 Any Road"),
         # ...nor open one on a line of an order that is not theirs
-        lambda: _open(order, buyer=stranger),
+        lambda: open_request(order, buyer=stranger),
     ]
     for call in calls[:-1]:
         _refused(order, call, AfterSalesRequest.DoesNotExist, None)
@@ -217,13 +216,13 @@ def test_a_request_for_more_than_was_paid_is_refused(client):
     total = order.total_minor
     _refused(
         order,
-        lambda: _open(order, amount=total + 1),
+        lambda: open_request(order, amount=total + 1),
         DomainError,
         f"You can ask for at most ¥{total / 100:,.2f}: what you paid for this order less what is refunded "
         "or already asked for.",
     )
     # and a refund straight through payments is refused the same way
-    with order_services.transaction.atomic():
+    with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         _refused(
             order,
@@ -241,15 +240,15 @@ def test_a_request_may_not_ask_for_more_than_is_left_after_other_open_requests(c
     order = pay(client, place(buyer, (product_a.variants.get(), 1), (product_b.variants.get(), 1))).orders.get()
     order_services.order_ship(order_id=order.pk, merchant=order.shop.owner, carrier="SF", tracking_number="SF12345")
     line_a, line_b = order.lines.order_by("pk")
-    _open(order, amount=order.total_minor - 1_000, line=line_a)
+    open_request(order, amount=order.total_minor - 1_000, line=line_a)
     # then the other line may ask for at most what is left
     _refused(
         order,
-        lambda: _open(order, amount=1_001, line=line_b),
+        lambda: open_request(order, amount=1_001, line=line_b),
         DomainError,
         "You can ask for at most ¥10.00: what you paid for this order less what is refunded or already asked for.",
     )
-    assert _open(order, amount=1_000, line=line_b).amount_minor == 1_000
+    assert open_request(order, amount=1_000, line=line_b).amount_minor == 1_000
 
 
 @pytest.mark.parametrize(
@@ -265,16 +264,16 @@ def test_a_request_may_not_ask_for_more_than_is_left_after_other_open_requests(c
 )
 def test_an_amount_that_is_not_a_positive_whole_number_of_cents_is_refused(client, amount, message):
     order, _ = shipped_sale(client)
-    _refused(order, lambda: _open(order, amount=amount), DomainError, message)
+    _refused(order, lambda: open_request(order, amount=amount), DomainError, message)
 
 
 def test_a_request_after_settlement_is_refused(client):
     order, _ = shipped_sale(client)
-    order = _settle(order)
+    order = settle_received(order)
     assert order.status == Order.Status.SETTLED
     _refused(
         order,
-        lambda: _open(order),
+        lambda: open_request(order),
         ConflictError,
         "The after-sales window of this order has closed and the shop has been paid.",
     )
@@ -288,7 +287,7 @@ def test_a_request_after_the_after_sales_window_is_refused(client):
     order, _ = shipped_sale(client)
     order_services.order_confirm_receipt(order_id=order.pk, buyer=order.buyer)
     Order.objects.filter(pk=order.pk).update(after_sales_ends_at=timezone.now() - timedelta(seconds=1))
-    _refused(order, lambda: _open(order), ConflictError, "The after-sales window of this order has closed.")
+    _refused(order, lambda: open_request(order), ConflictError, "The after-sales window of this order has closed.")
 
 
 def test_a_request_on_a_paid_order_not_yet_shipped_is_refused(client):
@@ -298,7 +297,7 @@ def test_a_request_on_a_paid_order_not_yet_shipped_is_refused(client):
     assert order.status == Order.Status.PAID
     _refused(
         order,
-        lambda: _open(order),
+        lambda: open_request(order),
         ConflictError,
         "This order has not shipped yet: cancel it instead for a full refund at once.",
     )
@@ -307,11 +306,14 @@ def test_a_request_on_a_paid_order_not_yet_shipped_is_refused(client):
 def test_a_second_open_request_on_the_same_line_is_refused(case):
     order, request, _ = case
     _refused(
-        order, lambda: _open(order, amount=1_000), ConflictError, "There is already an open request for this item."
+        order,
+        lambda: open_request(order, amount=1_000),
+        ConflictError,
+        "There is already an open request for this item.",
     )
     # once the first is closed, a new one may be opened
     services.after_sales_withdraw(request_id=request.pk, buyer=order.buyer)
-    assert _open(order, amount=1_000).status == AfterSalesRequest.Status.OPEN
+    assert open_request(order, amount=1_000).status == AfterSalesRequest.Status.OPEN
 
 
 def _upload(content: bytes, name: str):
@@ -339,7 +341,7 @@ def test_evidence_that_is_not_a_photo_is_refused_and_nothing_is_stored(client, u
     # given a shipped order and a request with one good photo already on another case
     order, _ = shipped_sale(client)
     # when the buyer opens a request with a good photo and a bad one
-    error = _refused(order, lambda: _open(order, photos=[photo(), upload]), DomainError, message)
+    error = _refused(order, lambda: open_request(order, photos=[photo(), upload]), DomainError, message)
     # then the error names the field for the form
     assert error.field == "photos"
 
@@ -369,9 +371,9 @@ def test_evidence_that_is_not_a_photo_is_refused_in_a_message_and_on_a_rejection
 def test_too_many_photos_are_refused(client):
     order, _ = shipped_sale(client)
     photos = [photo(f"p{i}.jpg") for i in range(services.MAX_PHOTOS + 1)]
-    _refused(order, lambda: _open(order, photos=photos), DomainError, "Attach at most 6 photos.")
+    _refused(order, lambda: open_request(order, photos=photos), DomainError, "Attach at most 6 photos.")
     # six are fine
-    assert _open(order, photos=photos[:6]).evidence.count() == 6
+    assert open_request(order, photos=photos[:6]).evidence.count() == 6
 
 
 def test_a_ruling_on_a_closed_dispute_is_refused(case):
@@ -478,14 +480,14 @@ def test_a_no_reason_return_needs_a_product_that_offers_it(client):
     order, _ = shipped_sale(client)
     _refused(
         order,
-        lambda: _open(order, kind="refund_only", reason="no_reason"),
+        lambda: open_request(order, kind="refund_only", reason="no_reason"),
         DomainError,
         "A no-reason request is a return: send the item back for a refund.",
     )
     Product.objects.filter(pk=order.lines.get().product_id).update(is_no_reason_return=False)
     _refused(
         order,
-        lambda: _open(order, kind="return_refund", reason="no_reason"),
+        lambda: open_request(order, kind="return_refund", reason="no_reason"),
         DomainError,
         "This product does not offer no-reason returns; choose the actual reason.",
     )

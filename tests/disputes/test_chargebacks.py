@@ -8,8 +8,16 @@ from payments import ledger
 from payments.ledger import Kind
 from payments.models import Refund, WebhookEvent
 from payments.tasks import webhook_event_handle_task
-from tests.disputes.helpers import books_ok, chargeback_event, escrow_held, paid_sale, promoter_held, shipped_sale
-from tests.disputes.test_outcomes import _commission, _settle
+from tests.helpers import (
+    books_ok,
+    chargeback_event,
+    commission_due,
+    escrow_held,
+    paid_sale,
+    promoter_held,
+    settle_received,
+    shipped_sale,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +44,7 @@ def test_chargeback_before_release_holds_then_lost_takes_it_out_of_escrow(client
     # then
     order.refresh_from_db()
     assert order.is_held and Dispute.objects.filter(order=order, source="chargeback").count() == 1
-    assert promoter_held(promoter) == (0, _commission(order, order.total_minor))
+    assert promoter_held(promoter) == (0, commission_due(order, order.total_minor))
     # when it is lost
     body, signature, _ = chargeback_event(
         order, kind="charge.dispute.closed", amount=order.total_minor, status="lost", dispute_id=dispute_id
@@ -71,7 +79,7 @@ def test_chargeback_won_releases_the_hold_and_moves_nothing(client):
 def test_chargeback_lost_after_release_leaves_a_debt_on_the_merchant(client):
     # given: the order settled and the shop's money is available
     order, promoter = shipped_sale(client)
-    order = _settle(order)
+    order = settle_received(order)
     assert order.status == Order.Status.SETTLED
     available = ledger.balance_of(kind=Kind.MERCHANT_AVAILABLE, shop=order.shop)
     commission = ledger.balance_of(kind=Kind.PROMOTER_AVAILABLE, user=promoter)

@@ -18,10 +18,8 @@ from orders import services as order_services
 from orders.models import Order, OrderEvent
 from payments.models import PayoutHold, Refund
 from shops.models import Shop
-from tests.disputes.clock import clock_freeze
-from tests.disputes.helpers import books_ok, shipped_sale
 from tests.factories import UserFactory, make_shop
-from tests.payments.test_concurrency import _race
+from tests.helpers import books_ok, clock_freeze, race, shipped_sale
 
 Status = AfterSalesRequest.Status
 ASKED, OFFER = 6_000, 2_000
@@ -207,7 +205,7 @@ def both_beats_see_it_due(monkeypatch):
 
 
 def _two_beats(task) -> list:
-    return _race(2, lambda i: task.apply().get())
+    return race(2, lambda i: task.apply().get())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -306,7 +304,7 @@ def test_a_shop_answering_just_as_its_deadline_passes_gets_one_outcome(clock):
         return services.after_sales_reject(request_id=request.pk, merchant=order.shop.owner, note="Too late maybe?")
 
     # when the sweeper and the shop's rejection come at once
-    swept, rejected = _race(2, work)
+    swept, rejected = race(2, work)
     # then exactly one of them happened: the refund by default, or the rejection
     request.refresh_from_db()
     order.refresh_from_db()
@@ -335,7 +333,7 @@ def test_a_ruling_and_the_fallback_at_once_give_one_outcome(clock):
         )
 
     # when both come at once
-    fallen_back, ruled = _race(2, work)
+    fallen_back, ruled = race(2, work)
     # then exactly one decided it
     dispute.refresh_from_db()
     order.refresh_from_db()
@@ -353,7 +351,7 @@ def test_a_ruling_and_the_fallback_at_once_give_one_outcome(clock):
 def _two_line_order(client):
     """A paid and shipped order of two lines, 60.00 and 40.00."""
     from tests.factories import make_product
-    from tests.orders.helpers import pay, place
+    from tests.helpers import pay, place
 
     a = make_product(price_minor=6_000, stock=5)
     b = make_product(price_minor=4_000, stock=5, shop=a.shop)
@@ -380,7 +378,7 @@ def test_two_requests_at_once_never_ask_for_more_than_was_paid(same_line):
             description="Both items arrived damaged.",
         )
 
-    results = _race(2, work)
+    results = race(2, work)
     # then one is open and the other refused, for the line or for the amount
     opened = [r for r in results if isinstance(r, AfterSalesRequest)]
     refused = [r for r in results if isinstance(r, DomainError)]

@@ -10,44 +10,32 @@ from disputes import services
 from disputes.models import AfterSalesRequest, Dispute
 from disputes.tasks import after_sales_deadlines_task, disputes_fallback_task
 from marketplace.money import bps_share
-from orders import services as order_services
 from orders.models import Order
 from payments import ledger
 from payments.ledger import Kind
 from payments.models import Refund
-from payments.services import orders_settle_due
-from tests.disputes.helpers import books_ok, escrow_held, photo, promoter_held, shipped_sale
 from tests.factories import UserFactory
+from tests.helpers import (
+    books_ok,
+    commission_due,
+    escrow_held,
+    open_request,
+    photo,
+    promoter_held,
+    settle_due,
+    settle_received,
+    shipped_sale,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def _open(order, *, kind="refund_only", reason="not_received", amount=None, photos=()):
-    return services.after_sales_open(
-        buyer=order.buyer, line_id=order.lines.get().pk, kind=kind, reason=reason,
-        description="The parcel never arrived at my door.", amount_minor=amount or order.total_minor, photos=photos,
-    )  # fmt: skip
-
-
-def _commission(order, kept):
-    line = order.lines.get()
-    return bps_share(line.commission_base_minor * kept // order.total_minor, line.commission_bps)
-
-
-def _settle(order):
-    order_services.order_confirm_receipt(order_id=order.pk, buyer=order.buyer)
-    Order.objects.filter(pk=order.pk).update(after_sales_ends_at=timezone.now() - timedelta(seconds=1))
-    orders_settle_due()
-    order.refresh_from_db()
-    return order
 
 
 def test_opening_a_request_holds_the_payment_and_freezes_the_commission(client):
     # given
     order, promoter = shipped_sale(client)
-    commission = _commission(order, order.total_minor)
+    commission = commission_due(order, order.total_minor)
     # when
-    request = _open(order, photos=[photo()])
+    request = open_request(order, photos=[photo()])
     # then
     order.refresh_from_db()
     assert order.is_held and order.held_reason.startswith(services.HOLD_PREFIX)
@@ -59,7 +47,7 @@ def test_opening_a_request_holds_the_payment_and_freezes_the_commission(client):
 
 def test_accepted_refund_returns_everything_and_voids_the_commission(client):
     order, promoter = shipped_sale(client)
-    request = _open(order)
+    request = open_request(order)
     services.after_sales_accept(request_id=request.pk, merchant=order.shop.owner)
     order.refresh_from_db()
     request.refresh_from_db()
@@ -74,18 +62,18 @@ def test_accepted_refund_returns_everything_and_voids_the_commission(client):
 def test_accepted_offer_refunds_part_and_the_rest_settles_to_the_shop(client):
     # given
     order, promoter = shipped_sale(client, price=10_000, rate=1000)
-    request = _open(order, kind="partial_refund", reason="damaged", amount=5_000)
+    request = open_request(order, kind="partial_refund", reason="damaged", amount=5_000)
     services.after_sales_propose(request_id=request.pk, merchant=order.shop.owner, amount_minor=3_000, note="Sorry")
     # when
     services.after_sales_offer_accept(request_id=request.pk, buyer=order.buyer)
     # then
     order.refresh_from_db()
     kept = order.total_minor - 3_000
-    commission = _commission(order, kept)
+    commission = commission_due(order, kept)
     assert order.refunded_minor == 3_000 and not order.is_held
     assert promoter_held(promoter) == (commission, 0)
     assert escrow_held(order) == kept
-    order = _settle(order)
+    order = settle_received(order)
     assert order.status == Order.Status.SETTLED
     fee = bps_share(kept, order.platform_fee_bps)
     assert ledger.balance_of(kind=Kind.MERCHANT_AVAILABLE, shop=order.shop) == kept - fee - commission
@@ -95,7 +83,7 @@ def test_accepted_offer_refunds_part_and_the_rest_settles_to_the_shop(client):
 
 def test_return_flow_refunds_when_the_shop_receives_the_item(client):
     order, promoter = shipped_sale(client)
-    request = _open(order, kind="return_refund", reason="not_as_described", amount=order.total_minor)
+    request = open_request(order, kind="return_refund", reason="not_as_described", amount=order.total_minor)
     merchant = order.shop.owner
     services.after_sales_accept(request_id=request.pk, merchant=merchant, return_address="9 Return Lane, Hangzhou")
     services.after_sales_return_ship(request_id=request.pk, buyer=order.buyer, carrier="YTO", tracking_number="YT9988")
@@ -111,7 +99,7 @@ def test_return_flow_refunds_when_the_shop_receives_the_item(client):
 def test_rejected_request_escalated_and_ruled_partial_refund(client):
     # given
     order, promoter = shipped_sale(client, price=8_000)
-    request = _open(order, kind="partial_refund", reason="damaged", amount=4_000)
+    request = open_request(order, kind="partial_refund", reason="damaged", amount=4_000)
     services.after_sales_reject(request_id=request.pk, merchant=order.shop.owner, note="It left us intact.",
                                 photos=[photo()])  # fmt: skip
     dispute = services.after_sales_escalate(request_id=request.pk, user=order.buyer, note="The box was crushed.")
@@ -127,37 +115,37 @@ def test_rejected_request_escalated_and_ruled_partial_refund(client):
     assert request.status == AfterSalesRequest.Status.REFUNDED and request.refunded_minor == 1_500
     assert order.refunded_minor == 1_500 and not order.is_held
     kept = order.total_minor - 1_500
-    assert promoter_held(promoter) == (_commission(order, kept), 0)
+    assert promoter_held(promoter) == (commission_due(order, kept), 0)
     assert escrow_held(order) == kept
     books_ok()
 
 
 def test_release_ruling_pays_the_shop_through_normal_settlement(client):
     order, promoter = shipped_sale(client)
-    request = _open(order)
+    request = open_request(order)
     services.after_sales_reject(request_id=request.pk, merchant=order.shop.owner, note="Tracking shows delivered.")
     dispute = services.after_sales_escalate(request_id=request.pk, user=order.buyer, note="It never arrived here.")
     services.dispute_rule(dispute_id=dispute.pk, admin=UserFactory(is_staff=True), outcome="release",
                           reason="Carrier confirms delivery with a signature.")  # fmt: skip
     order.refresh_from_db()
     assert order.refunded_minor == 0 and not order.is_held
-    order = _settle(order)
+    order = settle_received(order)
     assert order.status == Order.Status.SETTLED
     assert escrow_held(order) == 0
-    assert ledger.balance_of(kind=Kind.PROMOTER_AVAILABLE, user=promoter) == _commission(order, order.total_minor)
+    assert ledger.balance_of(kind=Kind.PROMOTER_AVAILABLE, user=promoter) == commission_due(order, order.total_minor)
     books_ok()
 
 
 def test_nothing_settles_or_confirms_while_a_request_is_open(client):
     # given: the order is received and its after-sales window is over
     order, promoter = shipped_sale(client)
-    _open(order)
+    open_request(order)
     Order.objects.filter(pk=order.pk).update(auto_confirm_at=timezone.now() - timedelta(days=1))
     # when
     from orders.tasks import orders_auto_confirm_task
 
     confirmed = orders_auto_confirm_task.apply().get()
-    settled = orders_settle_due()
+    settled = settle_due()
     # then
     order.refresh_from_db()
     assert (confirmed, settled) == (0, 0)
@@ -179,7 +167,7 @@ def test_each_missed_deadline_has_its_default_outcome_once(client, steps, expect
     # given
     order, _ = shipped_sale(client)
     kind = "return_refund" if "accept_return" in steps else "partial_refund"
-    request = _open(order, kind=kind, reason="damaged", amount=6_000)
+    request = open_request(order, kind=kind, reason="damaged", amount=6_000)
     merchant = order.shop.owner
     for step in steps:
         if step == "propose":
@@ -209,7 +197,7 @@ def test_each_missed_deadline_has_its_default_outcome_once(client, steps, expect
 def test_a_dispute_nobody_rules_closes_with_the_default_after_the_fallback_period(client, settings):
     settings.MARKETPLACE_DISPUTE_DEFAULT_OUTCOME = "full_refund"
     order, _ = shipped_sale(client)
-    request = _open(order, amount=4_000, kind="partial_refund", reason="damaged")
+    request = open_request(order, amount=4_000, kind="partial_refund", reason="damaged")
     services.after_sales_reject(request_id=request.pk, merchant=order.shop.owner, note="No damage on our side.")
     dispute = services.after_sales_escalate(request_id=request.pk, user=order.buyer, note="There is damage, see.")
     assert disputes_fallback_task.apply().get() == 0

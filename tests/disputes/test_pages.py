@@ -16,8 +16,8 @@ from disputes.models import AfterSalesRequest, Dispute, Evidence, Message, Sanct
 from orders.models import Order
 from payments.models import Refund
 from shops.models import Shop
-from tests.disputes.helpers import books_ok, photo, shipped_sale
 from tests.factories import UserFactory, make_shop
+from tests.helpers import books_ok, photo, shipped_sale
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def _text(response) -> str:
     return response.content.decode()
 
 
-def _open(order, *, kind="refund_only", reason="damaged", amount=None, photos=()):
+def open_request(order, *, kind="refund_only", reason="damaged", amount=None, photos=()):
     return services.after_sales_open(
         buyer=order.buyer, line_id=order.lines.get().pk, kind=kind, reason=reason, description=DESCRIPTION,
         amount_minor=amount or order.total_minor, photos=photos,
@@ -184,7 +184,7 @@ def test_an_order_not_yet_shipped_offers_no_request_and_refuses_one(client):
 
 
 def test_a_second_open_request_on_the_same_line_is_refused(sale):
-    _open(sale, amount=1000)
+    open_request(sale, amount=1000)
     buyer = _as(sale.buyer)
     url = f"/orders/{sale.pk}/lines/{sale.lines.get().pk}/after-sales/"
     response = buyer.post(
@@ -199,7 +199,7 @@ def test_a_second_open_request_on_the_same_line_is_refused(sale):
 
 def test_the_request_page_is_for_the_buyer_the_shop_and_staff_and_a_404_for_everyone_else(sale, staff):
     # given a request with a photo
-    case = _open(sale, photos=[photo()])
+    case = open_request(sale, photos=[photo()])
     evidence = case.evidence.get()
     other_shop_owner = make_shop().owner
     outsiders = [UserFactory(), other_shop_owner]
@@ -229,7 +229,7 @@ def test_the_request_page_is_for_the_buyer_the_shop_and_staff_and_a_404_for_ever
 
 def test_evidence_is_served_only_through_the_checked_view_and_never_from_media(sale, staff):
     # given
-    case = _open(sale, photos=[photo()])
+    case = open_request(sale, photos=[photo()])
     evidence = case.evidence.get()
     # then the file lives outside MEDIA_ROOT
     assert str(settings.PRIVATE_MEDIA_ROOT) in evidence.image.path
@@ -245,9 +245,9 @@ def test_evidence_is_served_only_through_the_checked_view_and_never_from_media(s
 
 
 def test_a_buyer_lists_only_their_own_requests(client, sale):
-    mine = _open(sale)
+    mine = open_request(sale)
     other_sale, _ = shipped_sale(client)
-    theirs = _open(other_sale)
+    theirs = open_request(other_sale)
     page = _as(sale.buyer).get("/after-sales/")
     assert [c.pk for c in page.context["requests"]] == [mine.pk]
     assert f"/after-sales/{theirs.pk}/" not in _text(page)
@@ -256,10 +256,10 @@ def test_a_buyer_lists_only_their_own_requests(client, sale):
 def test_the_merchant_inbox_puts_open_requests_first_nearest_deadline_first(client):
     # given three requests on one shop: closed, open with a far deadline, open with a near one
     shop = make_shop()
-    closed, far, near = (_open(shipped_sale(client, shop=shop)[0]) for _ in range(3))
+    closed, far, near = (open_request(shipped_sale(client, shop=shop)[0]) for _ in range(3))
     services.after_sales_withdraw(request_id=closed.pk, buyer=closed.buyer)
     AfterSalesRequest.objects.filter(pk=near.pk).update(deadline_at=timezone.now() + timedelta(hours=3, minutes=5))
-    other_shop_case = _open(shipped_sale(client)[0])
+    other_shop_case = open_request(shipped_sale(client)[0])
     # when the merchant opens the inbox
     page = _as(shop.owner).get("/merchant/after-sales/")
     # then
@@ -275,7 +275,7 @@ def test_the_merchant_inbox_puts_open_requests_first_nearest_deadline_first(clie
 
 
 def test_the_shop_accepts_a_refund_and_both_sides_see_it_refunded(sale):
-    case = _open(sale)
+    case = open_request(sale)
     response = _as(sale.shop.owner).post(f"/after-sales/{case.pk}/accept/")
     assert response.status_code == 302
     case.refresh_from_db()
@@ -288,7 +288,7 @@ def test_the_shop_accepts_a_refund_and_both_sides_see_it_refunded(sale):
 
 def test_a_return_goes_address_then_tracking_then_arrival(sale):
     # given a return request
-    case = _open(sale, kind="return_refund", reason="wrong_item")
+    case = open_request(sale, kind="return_refund", reason="wrong_item")
     shop, buyer = _as(sale.shop.owner), _as(sale.buyer)
 
     # when the shop accepts without an address, it is asked for one and nothing moves
@@ -343,7 +343,7 @@ def test_a_return_goes_address_then_tracking_then_arrival(sale):
     ],
 )
 def test_a_bad_offer_is_refused_beside_the_amount(sale, amount, message):
-    case = _open(sale)
+    case = open_request(sale)
     before = _state(case)
     response = _as(sale.shop.owner).post(
         f"/after-sales/{case.pk}/propose/", {"propose-amount_minor": amount, "propose-note": "Half back for the dent"}
@@ -355,7 +355,7 @@ def test_a_bad_offer_is_refused_beside_the_amount(sale, amount, message):
 
 
 def test_the_shop_offers_less_and_the_buyer_accepts_the_offer(sale):
-    case = _open(sale)
+    case = open_request(sale)
     _as(sale.shop.owner).post(
         f"/after-sales/{case.pk}/propose/", {"propose-amount_minor": "30.00", "propose-note": "Half back for the dent"}
     )
@@ -370,7 +370,7 @@ def test_the_shop_offers_less_and_the_buyer_accepts_the_offer(sale):
 
 
 def test_the_shop_rejects_with_photos_and_the_buyer_escalates(sale):
-    case = _open(sale)
+    case = open_request(sale)
     shop, buyer = _as(sale.shop.owner), _as(sale.buyer)
 
     # a short reason, or a file that is not a photo, is refused and nothing moves
@@ -410,7 +410,7 @@ def test_the_shop_rejects_with_photos_and_the_buyer_escalates(sale):
 
 
 def test_the_buyer_withdraws(sale):
-    case = _open(sale)
+    case = open_request(sale)
     response = _as(sale.buyer).post(f"/after-sales/{case.pk}/withdraw/")
     assert "Request withdrawn." in _messages(response)
     case.refresh_from_db()
@@ -419,7 +419,7 @@ def test_the_buyer_withdraws(sale):
 
 def test_all_three_post_messages_with_photos_and_bad_ones_are_refused(sale, staff):
     # given
-    case = _open(sale)
+    case = open_request(sale)
     # when each side posts
     for user, body in ((sale.buyer, "Any news?"), (sale.shop.owner, "Looking into it."), (staff, "Staff here.")):
         response = _as(user).post(
@@ -450,7 +450,7 @@ def test_all_three_post_messages_with_photos_and_bad_ones_are_refused(sale, staf
 
 def test_an_action_the_status_no_longer_allows_is_a_message_and_changes_nothing(sale):
     # given a rejected request
-    case = _open(sale)
+    case = open_request(sale)
     services.after_sales_reject(request_id=case.pk, merchant=sale.shop.owner, note="We checked the parcel twice.")
     before = _state(case)
     shop, buyer = _as(sale.shop.owner), _as(sale.buyer)
@@ -473,7 +473,7 @@ def test_an_action_the_status_no_longer_allows_is_a_message_and_changes_nothing(
 
 
 def test_the_other_sides_action_is_refused_with_a_message(sale):
-    case = _open(sale)
+    case = open_request(sale)
     before = _state(case)
     response = _as(sale.buyer).post(f"/after-sales/{case.pk}/accept/")
     assert "Only the shop can do this." in _messages(response)
@@ -486,7 +486,7 @@ def test_the_other_sides_action_is_refused_with_a_message(sale):
 
 
 def _escalated(sale):
-    case = _open(sale, photos=[photo()])
+    case = open_request(sale, photos=[photo()])
     services.after_sales_reject(
         request_id=case.pk, merchant=sale.shop.owner, note="Packed in foam; it left us whole.", photos=[photo()]
     )

@@ -10,12 +10,11 @@ from orders.models import Order
 from payments import ledger
 from payments.ledger import Kind
 from payments.models import Payout, Refund
-from payments.services import merchant_balances, payout_account_connect, payouts_run, payouts_submit, promoter_balances
+from payments.selectors import merchant_balances, promoter_balances
+from payments.services import payout_account_connect, payouts_run, payouts_submit
 from referrals import services as referral_services
-from tests.disputes.helpers import books_ok
-from tests.disputes.test_outcomes import _settle
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import pay, place
+from tests.helpers import books_ok, pay, place, settle_received
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +33,7 @@ def _sale(client, *, shop, promoter, price, buyer=None):
     from orders import services as order_services
 
     order_services.order_ship(order_id=order.pk, merchant=shop.owner, carrier="SF", tracking_number="SF12345")
-    return _settle(order)
+    return settle_received(order)
 
 
 def _parts(total: int, refunded: int = 0) -> tuple[int, int, int]:
@@ -166,7 +165,7 @@ def test_a_chargeback_on_a_payment_of_two_shops_is_spread_over_their_orders_in_o
     first, second = group.orders.order_by("pk")
     for order in (first, second):
         order_services.order_ship(order_id=order.pk, merchant=order.shop.owner, carrier="SF", tracking_number="SF12345")
-        _settle(order)
+        settle_received(order)
     # when a chargeback of 350.00 is opened and lost: all of the first order, 50.00 of the second
     disputes = services.chargeback_open(
         stripe_dispute_id="dp_two_shops",

@@ -17,10 +17,8 @@ from payments.models import Payout
 from payments.services import payout_account_connect, payouts_run
 from shops import services as shop_services
 from shops.models import Shop
-from tests.disputes.clock import clock_freeze
-from tests.disputes.helpers import shipped_sale
-from tests.disputes.test_outcomes import _open, _settle
 from tests.factories import UserFactory, make_product, make_shop
+from tests.helpers import clock_freeze, open_request, settle_received, shipped_sale
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +99,7 @@ def settled_sale(client):
     order, promoter = shipped_sale(client, price=150_000)
     payout_account_connect(shop=order.shop)
     payout_account_connect(user=promoter)
-    return _settle(order), promoter
+    return settle_received(order), promoter
 
 
 @pytest.mark.parametrize("kind", ["payout_hold", "suspension"])
@@ -202,7 +200,7 @@ def test_a_sanction_never_undoes_a_suspension_it_did_not_place(admin, kind):
 def _lose_dispute(client, shop, admin, outcome="full_refund"):
     """A request on an order of `shop`, rejected, escalated and ruled with `outcome`."""
     order, _ = shipped_sale(client, shop=shop)
-    request = _open(order, kind="partial_refund", reason="damaged", amount=1_000)
+    request = open_request(order, kind="partial_refund", reason="damaged", amount=1_000)
     services.after_sales_reject(request_id=request.pk, merchant=shop.owner, note="It left our shop intact.")
     dispute = services.after_sales_escalate(request_id=request.pk, user=order.buyer, note="It arrived broken.")
     amount = 500 if outcome == "partial_refund" else None

@@ -39,12 +39,13 @@ from orders import services as order_services
 from orders.models import Order
 from orders.tasks import orders_auto_confirm_task
 from payments import ledger
+from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.ledger import Kind
 from payments.models import LedgerEntry, Refund
 from referrals import services as referral_services
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import ADDRESS
+from tests.helpers import ADDRESS, settle_due
 
 pytestmark = pytest.mark.django_db
 
@@ -249,7 +250,7 @@ class DisputeMoneyMachine(RuleBasedStateMachine):
                 shares_by_product=shares,
             )
         n = next(_serial)
-        order_services.order_group_mark_paid(
+        payment_services.order_group_mark_paid(
             group_id=group.pk,
             amount_minor=group.total_minor,
             payment_intent_id=f"pi_dm_{n}",
@@ -296,7 +297,7 @@ class DisputeMoneyMachine(RuleBasedStateMachine):
 
     def cancel(self, data):
         o = data.draw(st.sampled_from(self._orders("paid", held=False)))
-        order_services.order_cancel(order_id=o.pk, actor=self.buyer, reason="Changed my mind")
+        payment_services.order_cancel(order_id=o.pk, actor=self.buyer, reason="Changed my mind")
         self._refund(o, o.refundable)
         o.status = "cancelled"
 
@@ -307,7 +308,7 @@ class DisputeMoneyMachine(RuleBasedStateMachine):
             after_sales_ends_at=timezone.now() - timedelta(seconds=1)
         )
         due = [o for o in received if not self.held(o)]
-        assert payment_services.orders_settle_due() == len(due)
+        assert settle_due() == len(due)
         for o in received:
             if o in due:
                 merchant, platform, commission = o.parts()
@@ -340,7 +341,7 @@ class DisputeMoneyMachine(RuleBasedStateMachine):
         assert after_sales_deadlines_task.apply().get() == 0
         assert disputes_fallback_task.apply().get() == 0
         assert orders_auto_confirm_task.apply().get() == 0
-        assert payment_services.orders_settle_due() == 0
+        assert settle_due() == 0
         assert _snapshot() == before
 
     # --- requests -------------------------------------------------------------------------
@@ -649,7 +650,7 @@ class DisputeMoneyMachine(RuleBasedStateMachine):
             .values_list("account__order_id")
             .annotate(s=Sum("amount_minor"))
         )
-        posted = payment_services.commissions_posted(list(rows))
+        posted = payment_selectors.commissions_posted(list(rows))
         for o in self.orders:
             held = self.held(o)
             assert rows[o.pk] == (o.status, held, o.refunded), (o.pk, rows[o.pk], o.status, held, o.refunded)
@@ -678,8 +679,8 @@ class DisputeMoneyMachine(RuleBasedStateMachine):
     def balances_match_the_model(self):
         if not hasattr(self, "shop"):
             return
-        merchant = payment_services.merchant_balances(shop=self.shop)
-        promoter = payment_services.promoter_balances(user=self.promoter)
+        merchant = payment_selectors.merchant_balances(shop=self.shop)
+        promoter = payment_selectors.promoter_balances(user=self.promoter)
         assert (merchant["available"], merchant["paid_out"]) == (
             self.books.merchant_available,
             self.books.merchant_paid,
@@ -711,7 +712,7 @@ def _release_ignoring_chargebacks(order, note):
         return
     if AfterSalesRequest.objects.filter(order=order, status__in=AfterSalesRequest.OPEN_STATUSES).exists():
         return
-    order_services.order_release_hold(order_id=order.pk, note=note)
+    payment_services.order_release_hold(order_id=order.pk, note=note)
 
 
 def test_a_hold_lifted_while_a_chargeback_is_still_open_is_caught(monkeypatch):

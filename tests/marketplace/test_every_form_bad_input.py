@@ -17,8 +17,8 @@ from django.urls import resolve
 from disputes import services as dispute_services
 from orders import services as order_services
 from referrals import services as referral_services
-from tests.disputes.helpers import paid_sale, shipped_sale
 from tests.factories import UserFactory, make_product, make_shop
+from tests.helpers import paid_sale, shipped_sale
 
 pytestmark = pytest.mark.django_db
 

@@ -9,14 +9,13 @@ from django.contrib.messages import get_messages
 
 from marketplace.money import money_format
 from orders.models import Cart, CartItem, Order, OrderGroup
-from orders.services import order_group_expire
 from payments.local_stripe import TEST_CARDS
 from payments.models import LedgerEntry, LedgerTransaction
-from payments.services import payment_intent_ensure, reconcile
+from payments.services import order_group_expire, payment_intent_ensure, reconcile
 from shops.models import Variant
 from shops.services import variant_update
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import deliver_events, place
+from tests.helpers import deliver_events, place
 
 pytestmark = pytest.mark.django_db
 

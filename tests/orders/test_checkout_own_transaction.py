@@ -9,7 +9,7 @@ from orders.models import Order, OrderGroup, OrderLine
 from orders.services import PriceChanged
 from shops.models import Product, Variant
 from tests.factories import UserFactory, make_product
-from tests.orders.helpers import place
+from tests.helpers import place
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,14 +1,14 @@
 import pytest
 from django.core.management import call_command
 
-from orders import services
 from orders.models import Order, OrderGroup
 from payments import ledger
+from payments import services as payment_services
 from payments.ledger import Kind
 from payments.models import LedgerEntry
-from payments.services import orders_settle_due, reconcile
+from payments.services import reconcile
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import pay, place, ship_confirm_and_age
+from tests.helpers import pay, place, settle_due, ship_confirm_and_age
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def test_the_whole_life_of_a_two_shop_order(client):
 
     # when one order is shipped, received and its after-sales window ends
     first = ship_confirm_and_age(orders[0])
-    settled = orders_settle_due()
+    settled = settle_due()
 
     # then it is settled: fee 5% rounded down, the shop gets the rest, escrow is empty
     assert settled == 1
@@ -65,7 +65,7 @@ def test_cancel_before_shipping_refunds_in_full_and_restocks(client):
     group = pay(client, place(buyer, (variant, 2)))
     order = group.orders.get()
 
-    services.order_cancel(order_id=order.pk, actor=buyer, reason="Changed my mind.")
+    payment_services.order_cancel(order_id=order.pk, actor=buyer, reason="Changed my mind.")
 
     order.refresh_from_db()
     variant.refresh_from_db()

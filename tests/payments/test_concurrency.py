@@ -1,47 +1,21 @@
 """Races with real concurrent database connections (one per thread)."""
 
-import threading
 import time
 import uuid
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from marketplace.errors import DomainError
 from orders import services
 from orders.models import CartItem, Order, OrderGroup, OrderLine
-from payments import stripe_client
-from payments.local_stripe import LocalStripeHTTPClient
 from shops.models import Variant
 from tests.factories import PASSWORD, UserFactory, make_product
-from tests.orders.helpers import ADDRESS
+from tests.helpers import ADDRESS, race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BUYERS = 16
-
-
-def _race(n: int, work) -> list:
-    """Run work(i) in n threads released together; each thread has its own connection."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each buyer got
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def _checkout_one(buyer, variant):
@@ -70,7 +44,7 @@ def test_sixteen_buyers_race_for_the_last_unit_and_exactly_one_gets_it(attempt):
     buyers = [UserFactory() for _ in range(BUYERS)]
 
     # when they all check out at once
-    results = _race(BUYERS, lambda i: _checkout_one(buyers[i], variant))
+    results = race(BUYERS, lambda i: _checkout_one(buyers[i], variant))
 
     # then exactly one order exists, the others got a clear refusal, and stock is 0
     winners = [r for r in results if isinstance(r, OrderGroup)]
@@ -87,25 +61,12 @@ def test_the_naive_version_oversells_so_the_race_test_can_fail():
     oversold = 0
     for _ in range(3):
         variant = make_product(stock=1).variants.get()
-        results = _race(BUYERS, lambda i, v=variant: _naive_checkout_one(None, v))
+        results = race(BUYERS, lambda i, v=variant: _naive_checkout_one(None, v))
         oversold += sum(1 for r in results if r == "sold") - 1
     assert oversold > 0
 
 
-class CountingStripe(LocalStripeHTTPClient):
-    def payment_intent_creates(self) -> int:
-        return sum(1 for method, path in self.requests if method == "POST" and path == "/v1/payment_intents")
-
-
-@pytest.fixture
-def counting_stripe():
-    client = CountingStripe()
-    stripe_client.http_client_set(client)
-    yield client
-    stripe_client.http_client_set(None)
-
-
-def test_twenty_identical_checkout_posts_make_one_group_and_one_payment_intent(counting_stripe):
+def test_twenty_identical_checkout_posts_make_one_group_and_one_payment_intent(stripe_fake):
     # given a buyer with a cart and one checkout form (one idempotency key)
     buyer = UserFactory()
     variant = make_product(stock=10).variants.get()
@@ -126,13 +87,13 @@ def test_twenty_identical_checkout_posts_make_one_group_and_one_payment_intent(c
         return client.post("/checkout/", form).status_code
 
     # when the form is submitted 20 times at once (double taps, retries)
-    statuses = _race(20, submit)
+    statuses = race(20, submit)
 
     # then every submit lands on the same group, with one PaymentIntent and 2 units reserved
     assert statuses == [302] * 20, statuses
     assert OrderGroup.objects.count() == 1
     assert Order.objects.count() == 1
-    assert counting_stripe.payment_intent_creates() == 1
+    assert len(stripe_fake.to("POST", "/v1/payment_intents")) == 1
     variant.refresh_from_db()
     assert variant.stock == 8
     assert not CartItem.objects.exists()

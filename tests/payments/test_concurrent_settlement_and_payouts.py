@@ -4,14 +4,11 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from payments import stripe_client
-from payments.local_stripe import LocalStripeHTTPClient
 from payments.models import LedgerEntry, LedgerTransaction, Payout
 from payments.services import orders_settle, payout_account_connect, payouts_run, payouts_submit, reconcile
 from referrals import services as referral_services
 from tests.factories import UserFactory, make_product
-from tests.orders.helpers import pay, place, ship_confirm_and_age
-from tests.payments.test_concurrency import _race
+from tests.helpers import pay, place, race, ship_confirm_and_age
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +33,7 @@ def test_sixteen_concurrent_settlement_runs_post_one_set_of_entries(paid_orders)
     orders, _ = paid_orders
     ids = [o.pk for o in orders]
 
-    results = _race(RUNS, lambda i: orders_settle(order_ids=ids))
+    results = race(RUNS, lambda i: orders_settle(order_ids=ids))
 
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sum(results) == len(ids)
@@ -47,30 +44,25 @@ def test_sixteen_concurrent_settlement_runs_post_one_set_of_entries(paid_orders)
     assert reconcile().ok
 
 
-def test_sixteen_concurrent_payout_runs_make_one_transfer_per_payee(paid_orders):
+def test_sixteen_concurrent_payout_runs_make_one_transfer_per_payee(paid_orders, stripe_fake):
     orders, promoters = paid_orders
     orders_settle(order_ids=[o.pk for o in orders])
     for promoter in promoters:
         payout_account_connect(user=promoter)
     for order in orders:
         payout_account_connect(shop=order.shop)
-    http = LocalStripeHTTPClient()
-    stripe_client.http_client_set(http)
-    try:
 
-        def run(i):
-            ids = payouts_run(minimum_minor=100)
-            payouts_submit(payout_ids=ids)
-            connection.close()
-            return ids
+    def run(i):
+        ids = payouts_run(minimum_minor=100)
+        payouts_submit(payout_ids=ids)
+        connection.close()
+        return ids
 
-        results = _race(RUNS, run)
-    finally:
-        stripe_client.http_client_set(None)
+    results = race(RUNS, run)
 
     assert not [r for r in results if isinstance(r, Exception)], results
     payees = len(promoters) + len(orders)
     assert sum(len(r) for r in results) == payees
     assert Payout.objects.filter(status=Payout.Status.PAID).count() == payees
-    assert sum(1 for method, path in http.requests if path == "/v1/transfers") == payees
+    assert sum(1 for method, path in stripe_fake.requests if path == "/v1/transfers") == payees
     assert reconcile().ok

@@ -26,11 +26,12 @@ from hypothesis.stateful import (
 from orders import services as order_services
 from orders.models import Order
 from orders.tasks import orders_auto_confirm_task
-from payments import ledger
+from payments import ledger, split
+from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.ledger import Kind, LedgerUnbalanced
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import ADDRESS
+from tests.helpers import ADDRESS, settle_due
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +113,7 @@ class MoneyMachine(RuleBasedStateMachine):
                 buyer=self.buyer, lines=lines, address=ADDRESS, idempotency_key=uuid.uuid4().hex,
                 shares_by_product=shares,
             )  # fmt: skip
-        order_services.order_group_mark_paid(
+        payment_services.order_group_mark_paid(
             group_id=group.pk, amount_minor=group.total_minor, payment_intent_id=f"pi_sm_{group.pk}",
             card_fingerprint=f"fp_sm_{next(_fingerprints)}",
         )  # fmt: skip
@@ -143,7 +144,7 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def cancel(self, data):
         o = data.draw(st.sampled_from(self._orders("paid", held=False)))
-        order_services.order_cancel(order_id=o.pk, actor=self.buyer, reason="Changed my mind")
+        payment_services.order_cancel(order_id=o.pk, actor=self.buyer, reason="Changed my mind")
         o.refunded, o.status = o.total, "cancelled"
 
     @precondition(lambda self: self._orders("paid", "shipped", "received"))
@@ -151,9 +152,11 @@ class MoneyMachine(RuleBasedStateMachine):
     def hold_or_release(self, data, hold):
         o = data.draw(st.sampled_from(self._orders("paid", "shipped", "received")))
         if hold:
-            order_services.order_hold(order_id=o.pk, reason="After-sales request")
+            payment_services.order_hold(
+                order_id=o.pk, held_by=Order.HeldBy.BUYER_PROTECTION, reason="After-sales request"
+            )
         else:
-            order_services.order_release_hold(order_id=o.pk, note="Resolved")
+            payment_services.order_release_hold(order_id=o.pk, note="Resolved")
         o.held = hold
 
     @precondition(
@@ -181,7 +184,7 @@ class MoneyMachine(RuleBasedStateMachine):
         Order.objects.filter(pk__in=[o.pk for o in due]).update(
             after_sales_ends_at=timezone.now() - timedelta(seconds=1)
         )
-        assert payment_services.orders_settle_due() == len(due)
+        assert settle_due() == len(due)
         for o in due:
             self._settle_expected(o)
 
@@ -214,8 +217,8 @@ class MoneyMachine(RuleBasedStateMachine):
     def balances_match_the_model(self):
         if not hasattr(self, "shop"):
             return
-        merchant = payment_services.merchant_balances(shop=self.shop)
-        promoter = payment_services.promoter_balances(user=self.promoter)
+        merchant = payment_selectors.merchant_balances(shop=self.shop)
+        promoter = payment_selectors.promoter_balances(user=self.promoter)
         assert merchant["available"] == self.merchant_available
         assert merchant["paid_out"] == self.merchant_paid
         assert promoter["available"] == self.promoter_available
@@ -268,7 +271,7 @@ def test_a_planted_one_cent_rounding_bug_is_caught(monkeypatch):
     """The control for the test above: it must fail when the arithmetic is one cent off.
     The platform fee rounds half-up instead of down, in the settlement SQL and in the
     Python parts used by refunds."""
-    real = payment_services.settlement_parts
+    real = split.settlement_parts
 
     def leaky(order, lines=None, *, refunded_minor=None):
         parts = real(order, lines, refunded_minor=refunded_minor)
@@ -279,9 +282,9 @@ def test_a_planted_one_cent_rounding_bug_is_caught(monkeypatch):
             floored_platform=parts.platform,
         )
 
-    monkeypatch.setattr(payment_services, "settlement_parts", leaky)
+    monkeypatch.setattr(split, "settlement_parts", leaky)
     monkeypatch.setattr(
-        payment_services, "PLATFORM_FEE_SQL", "round((o.total_minor - o.refunded_minor) * o.platform_fee_bps / 10000.0)"
+        split, "PLATFORM_FEE_SQL", "round((o.total_minor - o.refunded_minor) * o.platform_fee_bps / 10000.0)"
     )
     # Derandomized: the control fails the same way on every run. The first failure is
     # enough: no shrinking, one error reported.

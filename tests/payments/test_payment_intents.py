@@ -2,20 +2,19 @@
 middle of the call, cancelled at Stripe when the checkout expires, and a payment that still
 arrives for an expired checkout refunded once. Stripe is the local one, through the SDK."""
 
-import json
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from orders.models import Order, OrderGroup
-from orders.services import order_group_expire
 from payments import stripe_client
-from payments.local_stripe import LocalStripeHTTPClient, local_event_signed, local_events_take
+from payments.local_stripe import local_event_signed, local_events_take
 from payments.models import LedgerEntry, Refund, WebhookEvent
 from payments.services import (
     PAYMENT_INTENT_CLAIM_STALE,
     PaymentIntentPending,
+    order_group_expire,
     payment_intent_cancel,
     payment_intent_ensure,
     reconcile,
@@ -23,37 +22,9 @@ from payments.services import (
 from payments.tasks import payment_intent_cancel_task, payment_intent_refund_whole_task
 from shops.models import Variant
 from tests.factories import UserFactory, make_product
-from tests.orders.helpers import deliver_events, place
+from tests.helpers import deliver_events, place
 
 pytestmark = pytest.mark.django_db
-
-
-class RecordingStripe(LocalStripeHTTPClient):
-    """The local Stripe, keeping (method, path, idempotency key, status, answer, replayed) of each call."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls: list[tuple[str, str, str, int, dict, bool]] = []
-
-    def request(self, method, url, headers, post_data=None, *, _usage=None):
-        body, status, response_headers = super().request(method, url, headers, post_data, _usage=_usage)
-        replayed = response_headers.get("Idempotent-Replayed") == "true"
-        key = (headers or {}).get("Idempotency-Key", "")
-        self.calls.append((method.upper(), self.requests[-1][1], key, status, json.loads(body), replayed))
-        return body, status, response_headers
-
-    def to(self, method: str, path_end: str) -> list[tuple[str, int, dict, bool]]:
-        """(idempotency key, status, answer, replayed) of each call to a path ending so."""
-        return [(key, status, answer, replayed) for m, path, key, status, answer, replayed in self.calls
-                if m == method and path.endswith(path_end)]  # fmt: skip
-
-
-@pytest.fixture
-def stripe_calls():
-    client = RecordingStripe()
-    stripe_client.http_client_set(client)
-    yield client
-    stripe_client.http_client_set(None)
 
 
 @pytest.fixture
@@ -86,7 +57,7 @@ def _expire(group) -> None:
 
 
 def test_a_claim_left_by_a_dead_process_is_taken_again_after_the_timeout_and_finds_the_same_intent(
-    client, group, stripe_calls, monkeypatch
+    client, group, stripe_fake, monkeypatch
 ):
     # given a request that created the PaymentIntent at Stripe and died before recording it
     real_create = stripe_client.payment_intent_create
@@ -108,7 +79,7 @@ def test_a_claim_left_by_a_dead_process_is_taken_again_after_the_timeout_and_fin
 
     # then Stripe is not called: the claim may still belong to a request waiting for its answer
     assert again.payment_intent_id == "creating"
-    assert len(stripe_calls.to("POST", "/v1/payment_intents")) == 1
+    assert len(stripe_fake.to("POST", "/v1/payment_intents")) == 1
 
     # when the claim is older than the timeout
     OrderGroup.objects.filter(pk=group.pk).update(
@@ -118,7 +89,7 @@ def test_a_claim_left_by_a_dead_process_is_taken_again_after_the_timeout_and_fin
 
     # then the create call goes again with the same idempotency key, and Stripe answers with the
     # PaymentIntent it made before the crash: the group still has exactly one
-    (first, second) = stripe_calls.to("POST", "/v1/payment_intents")
+    (first, second) = stripe_fake.to("POST", "/v1/payment_intents")
     assert first[0] == second[0] == f"pi-group-{group.pk}"
     assert (first[3], second[3]) == (False, True)
     assert (recovered.payment_intent_id, recovered.payment_client_secret) == (created["id"], created["client_secret"])
@@ -133,7 +104,7 @@ def test_a_claim_left_by_a_dead_process_is_taken_again_after_the_timeout_and_fin
     assert reconcile().ok
 
 
-def test_a_claim_that_is_not_stale_is_never_taken_twice(group, stripe_calls):
+def test_a_claim_that_is_not_stale_is_never_taken_twice(group, stripe_fake):
     # given a claim made a moment ago by another request, still waiting for Stripe
     OrderGroup.objects.filter(pk=group.pk).update(
         payment_intent_id="creating", payment_intent_started_at=timezone.now() - PAYMENT_INTENT_CLAIM_STALE / 2
@@ -144,10 +115,10 @@ def test_a_claim_that_is_not_stale_is_never_taken_twice(group, stripe_calls):
 
     # then none of them calls Stripe
     assert answers == ["creating"] * 3
-    assert stripe_calls.calls == []
+    assert stripe_fake.calls == []
 
 
-def test_the_placing_request_creates_the_payment_intent_once_and_a_repeated_checkout_does_not(variant, stripe_calls):
+def test_the_placing_request_creates_the_payment_intent_once_and_a_repeated_checkout_does_not(variant, stripe_fake):
     # given a group just placed: born claimed by the request that placed it
     buyer = UserFactory()
     group = place(buyer, (variant, 1), key="k-1")
@@ -160,19 +131,19 @@ def test_the_placing_request_creates_the_payment_intent_once_and_a_repeated_chec
     repeat = place(buyer, (variant, 1), key="k-1")
 
     # then Stripe was asked once, and everyone sees the one PaymentIntent
-    assert len(stripe_calls.to("POST", "/v1/payment_intents")) == 1
+    assert len(stripe_fake.to("POST", "/v1/payment_intents")) == 1
     assert first.payment_intent_id.startswith("pi_")
     assert again.payment_intent_id == first.payment_intent_id
     assert (repeat.pk, repeat.placed_now) == (group.pk, False)
     assert payment_intent_ensure(group_id=repeat.pk, placed=repeat).payment_intent_id == first.payment_intent_id
-    assert len(stripe_calls.to("POST", "/v1/payment_intents")) == 1
+    assert len(stripe_fake.to("POST", "/v1/payment_intents")) == 1
 
 
 # --- An expired checkout's PaymentIntent (issue 4) -----------------------------------------
 
 
 def test_an_expired_checkout_cancels_its_payment_intent_so_it_can_no_longer_be_paid(
-    group, variant, stripe_calls, tasks_run_here, django_capture_on_commit_callbacks
+    group, variant, stripe_fake, tasks_run_here, django_capture_on_commit_callbacks
 ):
     # given a checkout with its PaymentIntent, past its pay-by time
     group = payment_intent_ensure(group_id=group.pk, placed=group)
@@ -183,7 +154,7 @@ def test_an_expired_checkout_cancels_its_payment_intent_so_it_can_no_longer_be_p
 
     # then after commit its PaymentIntent is cancelled at Stripe, with a key from the group's id
     assert len(enqueued) == 1
-    ((key, status, answer, _),) = stripe_calls.to("POST", f"/v1/payment_intents/{group.payment_intent_id}/cancel")
+    ((key, status, answer, _),) = stripe_fake.to("POST", f"/v1/payment_intents/{group.payment_intent_id}/cancel")
     assert (key, status, answer["status"], answer["cancellation_reason"]) == (
         f"pi-cancel-group-{group.pk}", 200, "canceled", "abandoned"
     )  # fmt: skip
@@ -210,7 +181,7 @@ def test_an_expired_checkout_cancels_its_payment_intent_so_it_can_no_longer_be_p
 
 
 def test_an_expired_checkout_whose_payment_intent_creation_failed_calls_nothing(
-    group, stripe_calls, django_capture_on_commit_callbacks
+    group, stripe_fake, django_capture_on_commit_callbacks
 ):
     # given a checkout whose create call failed at Stripe (the claim is given back)
     OrderGroup.objects.filter(pk=group.pk).update(payment_intent_id="")
@@ -219,11 +190,11 @@ def test_an_expired_checkout_whose_payment_intent_creation_failed_calls_nothing(
         _expire(group)
 
     assert enqueued == []
-    assert stripe_calls.calls == []
+    assert stripe_fake.calls == []
 
 
-def test_an_expired_checkout_whose_placing_request_died_before_calling_stripe_calls_nothing(
-    group, stripe_calls, tasks_run_here, django_capture_on_commit_callbacks
+def test_an_expired_checkout_whose_placing_request_died_before_calling_stripe_fake_nothing(
+    group, stripe_fake, tasks_run_here, django_capture_on_commit_callbacks
 ):
     # given a checkout born claimed by its request, which died before calling Stripe: its
     # "creating" marker is older than the claim timeout when the group expires
@@ -236,22 +207,22 @@ def test_an_expired_checkout_whose_placing_request_died_before_calling_stripe_ca
 
     # then the cancel task finds nothing anybody could pay, and calls nothing
     assert len(enqueued) == 1
-    assert stripe_calls.calls == []
+    assert stripe_fake.calls == []
     assert payment_intent_cancel_task.apply(args=[group.pk], throw=True).get() == ""
 
 
-def test_an_expired_checkout_whose_payment_intent_is_being_created_is_retried(group, stripe_calls):
+def test_an_expired_checkout_whose_payment_intent_is_being_created_is_retried(group, stripe_fake):
     # given a group that expired while its creator still waits for Stripe (a recent marker)
     OrderGroup.objects.filter(pk=group.pk).update(status=OrderGroup.Status.EXPIRED)
 
     # then the cancel waits for the id: the task retries
     with pytest.raises(PaymentIntentPending):
         payment_intent_cancel(group_id=group.pk)
-    assert stripe_calls.calls == []
+    assert stripe_fake.calls == []
 
 
 def test_a_payment_that_arrives_after_the_checkout_expired_is_refunded_once(
-    client, group, variant, stripe_calls, tasks_run_here, django_capture_on_commit_callbacks
+    client, group, variant, stripe_fake, tasks_run_here, django_capture_on_commit_callbacks
 ):
     # given a buyer who paid at Stripe just before the checkout expired, so the cancel came too late
     group = payment_intent_ensure(group_id=group.pk, placed=group)
@@ -259,7 +230,7 @@ def test_a_payment_that_arrives_after_the_checkout_expired_is_refunded_once(
     (event,) = local_events_take()
     with django_capture_on_commit_callbacks(execute=True):
         _expire(group)
-    ((_, status, answer, _),) = stripe_calls.to("POST", "/cancel")
+    ((_, status, answer, _),) = stripe_fake.to("POST", "/cancel")
     assert (status, answer["error"]["code"]) == (400, "payment_intent_unexpected_state")
 
     # when the success event arrives, twice (Stripe retries)
@@ -286,6 +257,6 @@ def test_a_payment_that_arrives_after_the_checkout_expired_is_refunded_once(
     assert not Refund.objects.exists()  # no order was paid, so no order refund either
     # and the whole payment went back through Stripe, once
     assert len(enqueued) == 1
-    ((key, status, refund, _),) = stripe_calls.to("POST", "/v1/refunds")
+    ((key, status, refund, _),) = stripe_fake.to("POST", "/v1/refunds")
     assert (key, status, refund["amount"]) == (f"refund-whole-{group.payment_intent_id}", 200, group.total_minor)
     assert reconcile().ok

@@ -9,17 +9,11 @@ from orders.models import Order, OrderLine
 from payments import ledger, tasks
 from payments.ledger import Kind
 from payments.models import LedgerEntry, LedgerTransaction
-from payments.services import (
-    SETTLEMENT_HOLD_NOTE,
-    orders_settle_due,
-    orders_settle_due_batch,
-    promoter_balances,
-    reconcile,
-    settlement_parts,
-)
+from payments.selectors import promoter_balances
+from payments.services import SETTLEMENT_HOLD_NOTE, orders_settle_due_batch, reconcile, settlement_parts
 from referrals import services as referral_services
 from tests.factories import UserFactory, make_product
-from tests.orders.helpers import pay, place, ship_confirm_and_age
+from tests.helpers import pay, place, settle_due, ship_confirm_and_age
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +84,7 @@ def test_a_corrupted_order_is_held_with_the_reason_and_the_rest_of_its_batch_set
     assert not LedgerEntry.objects.filter(transaction__kind="settlement", account__order=bad).exists()
     assert reconcile().ok
     # and later sweeps leave it to the admin
-    assert orders_settle_due() == 0
+    assert settle_due() == 0
 
 
 def test_an_order_whose_fees_and_commissions_exceed_what_was_kept_is_held(client):
@@ -141,7 +135,7 @@ def test_an_admin_sees_why_settlement_held_an_order(client, admin_client):
     promoter = UserFactory()
     (bad,) = _due_sales(client, promoter, 1)
     _move_commission_into_escrow(bad, promoter, 1)
-    orders_settle_due()
+    settle_due()
     bad.refresh_from_db()
 
     # when an admin lists the held orders and opens this one
@@ -161,7 +155,7 @@ def test_the_buyer_sees_a_settlement_hold_without_its_accounting_details(client)
     promoter = UserFactory()
     (bad,) = _due_sales(client, promoter, 1)
     _move_commission_into_escrow(bad, promoter, 1)
-    orders_settle_due()
+    settle_due()
 
     # when its buyer opens it
     client.force_login(bad.buyer)

@@ -20,7 +20,7 @@ from payments import stripe_client
 from payments.local_stripe import local_events_take
 from payments.tasks import local_events_deliver_task
 from tests.factories import UserFactory, make_product
-from tests.orders.helpers import place
+from tests.helpers import place
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_SECRET = "whsec_local_test_mode"  # noqa: S105 - the public default under test
@@ -118,7 +118,7 @@ def _payment_errors() -> set[str]:
     try:
         call_command("check", deploy=True, fail_level="ERROR", tags=["security"])
     except SystemCheckError as exc:
-        return {code for code in ("payments.E001", "payments.E002", "payments.E003") if code in str(exc)}
+        return {code for code in ("payments.E010", "payments.E011", "payments.E012") if code in str(exc)}
     return set()
 
 
@@ -126,12 +126,12 @@ def _payment_errors() -> set[str]:
     ("overrides", "expected"),
     [
         # the public secret fails, staging or not
-        ({"STAGING": False, "DEBUG": False, "STRIPE_WEBHOOK_SECRET": LOCAL_SECRET}, {"payments.E001", "payments.E002"}),
-        ({"STAGING": True, "DEBUG": False, "STRIPE_WEBHOOK_SECRET": LOCAL_SECRET}, {"payments.E001"}),
+        ({"STAGING": False, "DEBUG": False, "STRIPE_WEBHOOK_SECRET": LOCAL_SECRET}, {"payments.E010", "payments.E011"}),
+        ({"STAGING": True, "DEBUG": False, "STRIPE_WEBHOOK_SECRET": LOCAL_SECRET}, {"payments.E010"}),
         # test mode outside DEBUG fails unless staging is declared
-        ({"STAGING": False, "DEBUG": False, "STRIPE_WEBHOOK_SECRET": "whsec_own"}, {"payments.E002"}),
+        ({"STAGING": False, "DEBUG": False, "STRIPE_WEBHOOK_SECRET": "whsec_own"}, {"payments.E011"}),
         ({"STAGING": True, "DEBUG": False, "STRIPE_WEBHOOK_SECRET": "whsec_own"}, set()),
-        ({"STAGING": True, "DEBUG": False, "STRIPE_WEBHOOK_SECRET": "whsec_own", "SITE_URL": ""}, {"payments.E003"}),
+        ({"STAGING": True, "DEBUG": False, "STRIPE_WEBHOOK_SECRET": "whsec_own", "SITE_URL": ""}, {"payments.E012"}),
         ({"STAGING": False, "DEBUG": True, "STRIPE_WEBHOOK_SECRET": "whsec_own"}, set()),
     ],
 )
@@ -158,7 +158,7 @@ def test_check_deploy_fails_with_the_default_test_secret_outside_staging():
     args = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
     refused = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0
-    assert "payments.E001" in refused.stderr + refused.stdout
+    assert "payments.E010" in refused.stderr + refused.stdout
     # when the site sets its own secret, the deploy check passes
     allowed = subprocess.run(
         args,

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import time
-from urllib.parse import parse_qsl
 
 import pytest
 from django.conf import settings
@@ -15,46 +14,19 @@ from django.conf import settings
 from orders.models import Order, OrderEvent, OrderGroup
 from payments import ledger, stripe_client
 from payments.ledger import Kind
-from payments.local_stripe import LocalStripeHTTPClient, local_event_signed, local_events_take
+from payments.local_stripe import local_event_signed, local_events_take
 from payments.models import LedgerEntry, LedgerTransaction, Refund, WebhookEvent
 from payments.services import payment_intent_ensure, reconcile
 from payments.tasks import payment_intent_refund_whole_task, webhook_event_handle_task
 from payments.views import MAX_WEBHOOK_BYTES
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import place
+from tests.helpers import place
 
 pytestmark = pytest.mark.django_db
 
 WEBHOOK_URL = "/payments/stripe/webhook/"
 # payments.stripe_client.webhook_event_verify accepts signatures up to this many seconds old.
 TOLERANCE_SECONDS = 300
-
-
-class RecordingStripe(LocalStripeHTTPClient):
-    """The local Stripe, keeping the form body of each request for the test to read."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls: list[tuple[str, str, dict, int, dict]] = []
-
-    def request(self, method, url, headers, post_data=None, *, _usage=None):
-        sent = post_data.decode() if isinstance(post_data, bytes) else post_data or ""
-        body, status, response_headers = super().request(method, url, headers, post_data, _usage=_usage)
-        self.calls.append((method.upper(), self.requests[-1][1], dict(parse_qsl(sent)), status, json.loads(body)))
-        return body, status, response_headers
-
-    def refunds(self) -> list[tuple[dict, int, dict]]:
-        """(what was asked, Stripe's status, Stripe's answer) for each refund request."""
-        return [(sent, status, answer) for method, path, sent, status, answer in self.calls
-                if (method, path) == ("POST", "/v1/refunds")]  # fmt: skip
-
-
-@pytest.fixture
-def stripe_calls():
-    client = RecordingStripe()
-    stripe_client.http_client_set(client)
-    yield client
-    stripe_client.http_client_set(None)
 
 
 @pytest.fixture
@@ -349,7 +321,7 @@ def test_an_oversized_body_is_refused_before_it_is_verified(client):
 
 
 def test_a_success_for_the_wrong_amount_captures_nothing_and_refunds_the_buyer(
-    client, group, stripe_calls, monkeypatch, django_capture_on_commit_callbacks
+    client, group, stripe_fake, monkeypatch, django_capture_on_commit_callbacks
 ):
     # given a PaymentIntent for the group that is 1.00 short of its total, paid at Stripe
     short = group.total_minor - 100
@@ -381,7 +353,7 @@ def test_a_success_for_the_wrong_amount_captures_nothing_and_refunds_the_buyer(
     assert not Refund.objects.exists()  # no order was paid, so there is no order refund
     # and the buyer's whole payment went back through Stripe, once
     assert len(callbacks) == 1
-    ((asked, answered, refund),) = stripe_calls.refunds()
+    ((asked, answered, refund),) = stripe_fake.refunds()
     assert asked == {"payment_intent": intent["id"], "amount": str(short)}
     assert (answered, refund["status"], refund["amount"]) == (200, "succeeded", short)
 
@@ -391,4 +363,4 @@ def test_a_success_for_the_wrong_amount_captures_nothing_and_refunds_the_buyer(
 
     # then still nothing captured, and the refund's idempotency key kept it to one refund at Stripe
     _assert_nothing_moved(group)
-    assert {answer["id"] for _, _, answer in stripe_calls.refunds()} == {refund["id"]}
+    assert {answer["id"] for _, _, answer in stripe_fake.refunds()} == {refund["id"]}

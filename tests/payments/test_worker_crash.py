@@ -31,13 +31,14 @@ from marketplace.celery import app
 from orders import services as order_services
 from orders.models import Order, OrderEvent
 from payments import ledger
+from payments import services as payment_services
 from payments.ledger import Kind
 from payments.models import LedgerEntry, LedgerTransaction
 from payments.services import orders_settle, reconcile
 from payments.tasks import orders_settle_due_task
 from shops.models import Shop
 from tests.factories import UserFactory, make_product
-from tests.orders.helpers import ADDRESS
+from tests.helpers import ADDRESS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,7 +76,7 @@ def _received_orders(*, early_shops: int, late_shops: int, checkouts: int) -> tu
         group = order_services.checkout_place(
             buyer=buyers[n % len(buyers)], lines=lines, address=ADDRESS, idempotency_key=uuid.uuid4().hex
         )
-        order_services.order_group_mark_paid(
+        payment_services.order_group_mark_paid(
             group_id=group.pk, amount_minor=group.total_minor, payment_intent_id=f"pi_crash_{group.pk}"
         )
         for order in group.orders.select_related("shop__owner", "buyer"):

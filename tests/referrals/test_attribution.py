@@ -6,11 +6,11 @@ from django.utils import timezone
 from orders.models import OrderLine
 from payments import ledger
 from payments.ledger import Kind
-from payments.services import orders_settle_due, reconcile
+from payments.services import reconcile
 from referrals import services
 from referrals.models import Attribution, Click, CommissionRefusal, Share
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import pay, ship_confirm_and_age
+from tests.helpers import pay, settle_due, ship_confirm_and_age
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_a_click_attributes_the_purchase_and_settlement_pays_the_sharer(client):
     assert (line.promoter_id, line.commission_bps, line.commission_base_minor) == (promoter.pk, 1000, 10_000)
     # and after settlement the commission is available to the promoter, exactly
     order = ship_confirm_and_age(line.order)
-    assert orders_settle_due() == 1
+    assert settle_due() == 1
     assert ledger.balance_of(kind=Kind.PROMOTER_AVAILABLE, user=promoter) == 1000
     fee = order.total_minor * 500 // 10_000
     assert ledger.balance_of(kind=Kind.MERCHANT_AVAILABLE, shop=order.shop) == order.total_minor - fee - 1000

@@ -4,11 +4,11 @@ import pytest
 from django.urls import reverse
 
 from payments.models import Payout
-from payments.services import orders_settle_due, payout_account_connect, payouts_run, payouts_submit
+from payments.services import payout_account_connect, payouts_run, payouts_submit
 from referrals import services
 from referrals.models import Click, Share
 from tests.factories import UserFactory, make_product
-from tests.orders.helpers import pay, place, ship_confirm_and_age
+from tests.helpers import pay, place, settle_due, ship_confirm_and_age
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def sale(client):
     client.get(f"/r/{share.code}", HTTP_USER_AGENT=PHONE_UA)
     group = pay(client, place(UserFactory(), (product.variants.get(), 1), shares_by_product={product.pk: share}))
     ship_confirm_and_age(group.orders.get())
-    orders_settle_due()
+    settle_due()
     payout_account_connect(user=promoter)
     payouts_submit(payout_ids=payouts_run(minimum_minor=100))
     return promoter, share, product

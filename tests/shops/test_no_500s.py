@@ -4,8 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from shops.models import Variant
-from tests.disputes.helpers import paid_sale
 from tests.factories import make_shop
+from tests.helpers import paid_sale
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from orders.models import Order
 from shops import services
 from shops.models import Product, ProductPhoto, Variant
 from tests.factories import UserFactory, make_product, make_shop
-from tests.orders.helpers import pay, place
+from tests.helpers import pay, place
 
 pytestmark = pytest.mark.django_db
 

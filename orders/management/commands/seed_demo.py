@@ -1,8 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from disputes.demo import demo_cases_load
-from orders.demo import demo_orders_load
-from shops.demo import DEMO_PASSWORD, LOGINS, demo_load
+from marketplace.demo import DEMO_PASSWORD, LOGINS, demo_all_load
 
 
 class Command(BaseCommand):
@@ -13,9 +11,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not options["logins_only"]:
-            created = demo_load()
-            demo_orders_load()
-            demo_cases_load()
+            created = demo_all_load()
             self.stdout.write("Demo data loaded." if created else "Demo data already present; left as it is.")
         if options["verbosity"] < 1:
             return
