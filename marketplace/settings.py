@@ -345,6 +345,10 @@ if PRODUCTION and STRIPE_TEST_MODE and not STAGING:
 # webhooks there and nowhere else (never to the Host header of whoever paid).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 
+# A stored webhook event whose handling fails this many times goes to the dead letter, with
+# a staff alert, instead of being retried forever.
+MARKETPLACE_WEBHOOK_MAX_ATTEMPTS = env.int("MARKETPLACE_WEBHOOK_MAX_ATTEMPTS", default=5)
+
 # --- Marketplace rules ------------------------------------------------------------------
 MARKETPLACE_NAME = env.str("MARKETPLACE_NAME", default="Circle Market")
 MARKETPLACE_CURRENCY = env.str("MARKETPLACE_CURRENCY", default="CNY").upper()
