@@ -2,10 +2,12 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -85,11 +87,20 @@ def _postmaster_pid(pgdata: Path) -> int:
     return int((pgdata / "postmaster.pid").read_text().split()[0])
 
 
+@pytest.fixture
+def data_dir():
+    """Its own directory, outside pytest's shared basetemp: suites running side by side as
+    one user rotate that one, and pgserver (as root) hands the data directory to its own user."""
+    path = Path(tempfile.mkdtemp(prefix="cm-embedded-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_the_embedded_postgres_stops_on_an_interrupt_even_after_a_crashed_run(tmp_path, signum):
-    pgdata = tmp_path / "pg"
+def test_the_embedded_postgres_stops_on_an_interrupt_even_after_a_crashed_run(data_dir, signum):
+    pgdata = data_dir / "pg"
     # given a first run, stopped the ordinary way, so the data directory exists
-    first = _embedded(tmp_path)
+    first = _embedded(data_dir)
     _wait_for_line(first, "child ready")
     postmaster = _postmaster_pid(pgdata)
     os.killpg(first.pid, signum)
@@ -100,7 +111,7 @@ def test_the_embedded_postgres_stops_on_an_interrupt_even_after_a_crashed_run(tm
     dead.wait()
     (pgdata / ".handle_pids.json").write_text(json.dumps([dead.pid]))
     # when another run is interrupted (the signal to its whole process group, as Ctrl-C does)
-    second = _embedded(tmp_path)
+    second = _embedded(data_dir)
     _wait_for_line(second, "child ready")
     postmaster = _postmaster_pid(pgdata)
     os.killpg(second.pid, signum)
