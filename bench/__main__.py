@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-SUITES = ["bench.catalog", "bench.orders", "bench.settlement"]
+SUITES = ["bench.catalog", "bench.orders", "bench.settlement", "bench.reviews"]
 
 
 def main() -> int:

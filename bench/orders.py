@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from bench.common import database_recreate, db_config, django_setup, figure
 
-DB_NAME = "circle_bench_orders"
+DB_NAME = os.environ.get("BENCH_ORDERS_DB", "circle_bench_orders")
 # Two load processes on two cores, like pgbench's two clients below: the same concurrency.
 CLIENTS = 2
 ORDERS_PER_CLIENT = int(os.environ.get("BENCH_P3_ORDERS", "1500"))

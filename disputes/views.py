@@ -1,8 +1,6 @@
 """After-sales pages for the buyer and the shop, evidence files, the staff dispute console,
 sanctions, and the shop's public record. Anyone who is not part of a case gets a 404."""
 
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -25,7 +23,7 @@ from disputes.forms import (
 from disputes.models import AfterSalesRequest, Sanction
 from marketplace.errors import ConflictError, DomainError
 from marketplace.templatetags import time_left
-from marketplace.web import merchant_required
+from marketplace.web import merchant_required, staff_required
 from orders import selectors as order_selectors
 from payments import selectors as payment_selectors
 from shops import selectors as shop_selectors
@@ -51,18 +49,6 @@ DEADLINES = {
     Status.RETURN_PENDING: "The buyer must send the item back within {left}. After that the request closes.",
     Status.RETURN_SHIPPED: "The shop must confirm the return arrived within {left}. If not, the buyer is refunded.",
 }
-
-
-def staff_required(view):
-    """The console is invisible to everyone but staff: a 404, not a login page."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not (request.user.is_authenticated and request.user.is_staff):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _apply_errors(form, exc: DomainError) -> None:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("orders.api_urls")),
     path("", include("referrals.api_urls")),
     path("", include("disputes.api_urls")),
+    path("", include("reviews.api_urls")),
 ]

@@ -393,3 +393,24 @@ MARKETPLACE_NO_REASON_RETURN_DAYS = env.int("MARKETPLACE_NO_REASON_RETURN_DAYS",
 # Suggest a sanction to the admin when a shop loses this many disputes within the window.
 MARKETPLACE_SANCTION_SUGGEST_LOSSES = env.int("MARKETPLACE_SANCTION_SUGGEST_LOSSES", default=3)
 MARKETPLACE_SANCTION_SUGGEST_DAYS = env.int("MARKETPLACE_SANCTION_SUGGEST_DAYS", default=90)
+
+# --- Reviews and shop credit (reviews/) ---------------------------------------------------
+# Days after receipt a buyer may review a line; days after receipt for the one follow-up.
+REVIEWS_WINDOW_DAYS = env.int("REVIEWS_WINDOW_DAYS", default=15)
+REVIEWS_FOLLOWUP_DAYS = env.int("REVIEWS_FOLLOWUP_DAYS", default=180)
+# Days the shop may reply to a review (or follow-up) after it was written.
+REVIEWS_REPLY_DAYS = env.int("REVIEWS_REPLY_DAYS", default=30)
+# Hours a buyer may edit a review (and only before the shop replies).
+REVIEWS_EDIT_HOURS = env.int("REVIEWS_EDIT_HOURS", default=24)
+# "Best rated": Bayesian average with the platform mean as prior, weighted as this many reviews.
+REVIEWS_BAYES_WEIGHT = env.int("REVIEWS_BAYES_WEIGHT", default=20)
+# Monthly levels and badges: daily, so a lost message is made up the next day; a month
+# already evaluated costs one query.
+CELERY_BEAT_SCHEDULE["shop-credit-monthly"] = {
+    "task": "reviews.tasks.shop_credit_evaluate_task",
+    "schedule": crontab(minute="15", hour="0"),
+}
+CELERY_BEAT_SCHEDULE["review-photo-render-sweep"] = {
+    "task": "reviews.tasks.review_photo_render_sweep_task",
+    "schedule": 300.0,
+}

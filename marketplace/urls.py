@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("payments.urls")),
     path("", include("referrals.urls")),
+    path("", include("reviews.urls")),
     path("", include("shops.urls")),
 ]
 

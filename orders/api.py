@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api import MoneyField
+from marketplace.web import VISITOR_COOKIE
 from orders import selectors, services
 from orders.models import Order
 from payments import services as payment_services
@@ -59,6 +60,13 @@ class CheckoutInSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=300)
     city = serializers.CharField(max_length=80)
     postal_code = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    visitor_id = serializers.RegexField(
+        r"^[0-9A-Za-z]{32}$",
+        required=False,
+        help_text="The visitor_id that POST /api/v1/shares/<code>/landing/ returned: the purchase is attributed "
+        "to that share's promoter, as in the browser (which sends the landing's cookie instead).",
+        error_messages={"invalid": "Send the visitor_id the share landing returned (32 letters and digits)."},
+    )
 
 
 class OrderLineOutSerializer(serializers.Serializer):
@@ -165,10 +173,15 @@ class CheckoutApi(_Buyer):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         key = data.pop("idempotency_key")
+        visitor_id = data.pop("visitor_id", None) or request.COOKIES.get(VISITOR_COOKIE)
         existed = request.user.order_groups.filter(idempotency_key=key).exists()
         try:
             group = services.checkout_from_cart(
-                buyer=request.user, cart=self.cart(), address=services.Address(**data), idempotency_key=key
+                buyer=request.user,
+                cart=self.cart(),
+                address=services.Address(**data),
+                idempotency_key=key,
+                visitor_id=visitor_id,
             )
         except services.PriceChanged as exc:
             changed = PriceChangeOutSerializer(exc.changed, many=True).data

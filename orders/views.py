@@ -5,7 +5,6 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,7 +20,6 @@ from payments import services as payment_services
 from payments import stripe_client
 from payments.local_stripe import TEST_CARDS
 from payments.tasks import local_events_deliver_task
-from referrals import services as referral_services
 
 CART_TOKEN = "cart_token"  # noqa: S105 - a session key name, not a secret
 
@@ -121,22 +119,14 @@ def checkout(request):
             name=data["name"], phone=data["phone"], address=data["address"], city=data["city"],
             postal_code=data["postal_code"],
         )  # fmt: skip
-        shares_by_product, refusals = referral_services.attribution_for_checkout(
-            visitor_id=request.COOKIES.get(VISITOR_COOKIE),
-            buyer=request.user,
-            products=[line.variant.product for line in lines],
-            address=address,
-        )
         try:
-            with transaction.atomic():
-                group = services.checkout_from_cart(
-                    buyer=request.user,
-                    cart=cart_obj,
-                    address=address,
-                    idempotency_key=data["idempotency_key"],
-                    shares_by_product=shares_by_product,
-                )
-                referral_services.commission_refusals_record(group=group, refusals=refusals)
+            group = services.checkout_from_cart(
+                buyer=request.user,
+                cart=cart_obj,
+                address=address,
+                idempotency_key=data["idempotency_key"],
+                visitor_id=request.COOKIES.get(VISITOR_COOKIE),
+            )
             payment_services.payment_intent_ensure(group_id=group.pk, placed=group)
         except services.PriceChanged as exc:
             services.cart_refresh_prices(cart=cart_obj)

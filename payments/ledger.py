@@ -46,20 +46,21 @@ def account_get(*, kind: str, shop=None, user=None, order=None) -> LedgerAccount
                 f"{settings.MARKETPLACE_CURRENCY}: the currency of a database with postings cannot change"
             )
         return account
-    # ON CONFLICT instead of a savepoint: a concurrent creator simply wins.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO payments_ledgeraccount (code, kind, shop_id, user_id, order_id, currency, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, now()) ON CONFLICT (code) DO NOTHING",
-            [
-                code,
-                kind,
-                shop.pk if shop is not None else None,
-                user.pk if user is not None else None,
-                order.pk if order is not None else None,
-                settings.MARKETPLACE_CURRENCY,
-            ],
-        )
+    # ON CONFLICT DO NOTHING (ignore_conflicts) instead of a savepoint: a concurrent creator
+    # simply wins.
+    LedgerAccount.objects.bulk_create(
+        [
+            LedgerAccount(
+                code=code,
+                kind=kind,
+                shop_id=shop.pk if shop is not None else None,
+                user_id=user.pk if user is not None else None,
+                order_id=order.pk if order is not None else None,
+                currency=settings.MARKETPLACE_CURRENCY,
+            )
+        ],
+        ignore_conflicts=True,
+    )
     return LedgerAccount.objects.get(code=code)
 
 

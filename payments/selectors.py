@@ -1,6 +1,5 @@
 """Reads of money: an order's split and holdings, balances of shops and promoters."""
 
-from django.db import connection
 from django.db.models import Sum
 
 from orders.models import Order
@@ -15,20 +14,17 @@ def commissions_posted(order_ids: list[int]) -> dict[int, dict[tuple[str, int], 
     posted: dict[int, dict[tuple[str, int], int]] = {}
     if not order_ids:
         return posted
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT t.order_id, a.kind, a.user_id, sum(e.amount_minor)
-              FROM payments_ledgerentry e
-              JOIN payments_ledgertransaction t ON t.id = e.transaction_id
-              JOIN payments_ledgeraccount a ON a.id = e.account_id
-             WHERE t.order_id = ANY(%s) AND a.kind IN ('promoter_pending', 'promoter_frozen')
-             GROUP BY 1, 2, 3 HAVING sum(e.amount_minor) <> 0
-            """,
-            [list(order_ids)],
+    rows = (
+        LedgerEntry.objects.filter(
+            transaction__order_id__in=list(order_ids),
+            account__kind__in=[Kind.PROMOTER_PENDING, Kind.PROMOTER_FROZEN],
         )
-        for order_id, kind, user_id, amount in cursor.fetchall():
-            posted.setdefault(order_id, {})[(kind, user_id)] = amount
+        .values_list("transaction__order_id", "account__kind", "account__user_id")
+        .annotate(amount=Sum("amount_minor"))
+        .exclude(amount=0)
+    )
+    for order_id, kind, user_id, amount in rows:
+        posted.setdefault(order_id, {})[(kind, user_id)] = amount
     return posted
 
 

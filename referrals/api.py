@@ -117,6 +117,7 @@ class LandingSerializer(serializers.Serializer):
     promoter = serializers.CharField()
     disclosure = serializers.CharField()
     counted = serializers.BooleanField()
+    visitor_id = serializers.CharField(help_text="Send it with the checkout (visitor_id) to attribute the purchase.")
 
 
 class ShareLandingApi(APIView):
@@ -138,6 +139,7 @@ class ShareLandingApi(APIView):
                     "promoter": name,
                     "disclosure": f"{name} earns a commission if you buy. You pay the same price.",
                     "counted": counted,
+                    "visitor_id": visitor_id,
                 }
             ).data
         )

@@ -6,8 +6,10 @@ class ReferralsConfig(AppConfig):
     name = "referrals"
 
     def ready(self):
-        # payments sits below referrals: it offers a registry instead of importing it.
+        # orders and payments sit below referrals: they offer registries instead of importing it.
+        from orders.services import checkout_attributor_register
         from payments.services import capture_screen_register
-        from referrals.services import commissions_screen_card
+        from referrals.services import checkout_attribution, commissions_screen_card
 
+        checkout_attributor_register(checkout_attribution)
         capture_screen_register(commissions_screen_card)

@@ -1,12 +1,24 @@
 """Read models for promoters and merchants: per-link figures, earnings over time, top promoters."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import connection
+from django.db.models import Sum
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from payments.split import line_commission_sql
 from referrals.models import Share
+
+# A line's (`l`) commission as its order (`o`) stands after refunds: payments.split's rule.
+_LINE_COMMISSION_SQL = line_commission_sql(
+    base="l.commission_base_minor",
+    kept="o.total_minor - o.refunded_minor",
+    total="o.total_minor",
+    bps="l.commission_bps",
+)
 
 
 @dataclass
@@ -36,19 +48,18 @@ def promoter_shares(*, promoter) -> list[ShareFigures]:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT s.id,
                    (SELECT count(*) FROM referrals_click c WHERE c.share_id = s.id),
                    count(DISTINCT o.id) FILTER (WHERE o.paid_at IS NOT NULL),
                    count(DISTINCT o.id) FILTER (WHERE o.refunded_minor > 0),
-                   coalesce(sum(l.commission_base_minor * (o.total_minor - o.refunded_minor) / o.total_minor
-                                * l.commission_bps / 10000) FILTER (WHERE o.paid_at IS NOT NULL), 0)
+                   coalesce(sum({_LINE_COMMISSION_SQL}) FILTER (WHERE o.paid_at IS NOT NULL), 0)
               FROM referrals_share s
               LEFT JOIN orders_orderline l ON l.share_id = s.id AND l.promoter_id = s.promoter_id
               LEFT JOIN orders_order o ON o.id = l.order_id
              WHERE s.promoter_id = %s
              GROUP BY s.id
-            """,
+            """,  # noqa: S608 - payments.split's SQL, a constant
             [promoter.pk],
         )
         figures = {row[0]: row[1:] for row in cursor.fetchall()}
@@ -72,20 +83,20 @@ def promoter_earnings_by_week(*, promoter, weeks: int = 12) -> list[EarningsWeek
     """Commission that became available each week (settled orders), oldest first."""
     today = timezone.localdate()
     first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT date_trunc('week', e.created_at AT TIME ZONE %s)::date, sum(e.amount_minor)
-              FROM payments_ledgerentry e
-              JOIN payments_ledgeraccount a ON a.id = e.account_id
-              JOIN payments_ledgertransaction t ON t.id = e.transaction_id
-             WHERE a.kind = 'promoter_available' AND a.user_id = %s AND t.kind = 'settlement'
-               AND e.created_at >= %s
-             GROUP BY 1
-            """,
-            [timezone.get_current_timezone_name(), promoter.pk, first],
+    weekly = (
+        LedgerEntry.objects.filter(
+            account__kind=LedgerAccount.Kind.PROMOTER_AVAILABLE,
+            account__user=promoter,
+            transaction__kind=LedgerTransaction.Kind.SETTLEMENT,
+            created_at__gte=timezone.make_aware(datetime.combine(first, time.min)),
         )
-        by_week = dict(cursor.fetchall())
+        .annotate(week=TruncWeek("created_at"))
+        .values_list("week")
+        .annotate(amount=Sum("amount_minor"))
+        .order_by()
+    )
+    # TruncWeek answers the Monday's midnight in the current time zone.
+    by_week = {timezone.localtime(week).date(): amount for week, amount in weekly}
     rows = [EarningsWeek(first + timedelta(weeks=i), by_week.get(first + timedelta(weeks=i), 0)) for i in range(weeks)]
     top = max((row.amount_minor for row in rows), default=0)
     for i, row in enumerate(rows):
@@ -106,12 +117,11 @@ def shop_top_promoters(*, shop, limit: int = 20) -> list[TopPromoter]:
     """Who brings this shop paid, unrefunded sales, by sales."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT coalesce(nullif(u.display_name, ''), split_part(u.email, '@', 1)),
                    count(DISTINCT o.id),
                    sum(l.total_minor * (o.total_minor - o.refunded_minor) / o.total_minor),
-                   sum(l.commission_base_minor * (o.total_minor - o.refunded_minor) / o.total_minor
-                       * l.commission_bps / 10000)
+                   sum({_LINE_COMMISSION_SQL})
               FROM orders_orderline l
               JOIN orders_order o ON o.id = l.order_id
               JOIN accounts_user u ON u.id = l.promoter_id
@@ -119,7 +129,7 @@ def shop_top_promoters(*, shop, limit: int = 20) -> list[TopPromoter]:
              GROUP BY u.id
              ORDER BY 3 DESC, u.id
              LIMIT %s
-            """,
+            """,  # noqa: S608 - payments.split's SQL, a constant
             [shop.pk, limit],
         )
         return [TopPromoter(*row) for row in cursor.fetchall()]

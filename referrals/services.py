@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from marketplace.errors import DomainError
 from orders.models import OrderGroup, OrderLine
+from orders.services import CheckoutAttribution
 from referrals.models import Attribution, Click, CommissionRefusal, Share
 
 SHARES_PER_HOUR = 30
@@ -154,6 +155,20 @@ def commission_refusals_record(*, group, refusals: list) -> None:
             CommissionRefusal(share=share, order_group=group, product=product, reason=reason)
             for share, product, reason in refusals
         ]
+    )
+
+
+def checkout_attribution(*, visitor_id: str, buyer, products: list, address) -> CheckoutAttribution:
+    """The checkout's attributor (registered with orders.services from referrals.apps): the
+    visitor's shares, and the refusals to record once the group is placed."""
+    shares_by_product, refusals = attribution_for_checkout(
+        visitor_id=visitor_id, buyer=buyer, products=products, address=address
+    )
+    if not refusals:
+        return CheckoutAttribution(shares_by_product=shares_by_product)
+    return CheckoutAttribution(
+        shares_by_product=shares_by_product,
+        on_placed=lambda group: commission_refusals_record(group=group, refusals=refusals),
     )
 
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from disputes import selectors as dispute_selectors
 from marketplace.money import MoneyError, money_parse
+from reviews import selectors as review_selectors
 from shops import selectors
 from shops.models import Category
 from shops.services import GRID_TTL, catalog_cache_get, catalog_cache_key, catalog_cache_set
@@ -37,9 +38,14 @@ def _filters(request) -> tuple[dict, list[str]]:
             except MoneyError as exc:
                 errors.append(f"{label}: {exc}")
     sort = request.GET.get("sort", "")
-    if sort in selectors.SORTS or sort == "relevance":
+    if sort in selectors.SORTS or sort in ("relevance", "rating"):
         filters["sort"] = sort
     return filters, errors
+
+
+def _best_rated(filters: dict, queryset):
+    # "Best rated" is a reviews ranking (Bayesian average); the catalog cannot import reviews.
+    return review_selectors.products_order_best_rated(queryset) if filters.get("sort") == "rating" else queryset
 
 
 @require_GET
@@ -77,7 +83,7 @@ def product_list(request, category_slug: str | None = None):
     if category_slug:
         category = get_object_or_404(Category, slug=category_slug)
         filters["category_ids"] = selectors.category_descendant_ids(category)
-    grid, page = _grid(request, lambda: selectors.product_list_public(**filters))
+    grid, page = _grid(request, lambda: _best_rated(filters, selectors.product_list_public(**filters)))
     return render(
         request,
         "shops/product_list.html",
@@ -102,7 +108,9 @@ def search(request):
         if match:
             filters["category_ids"] = [match.pk] + [c.pk for c in categories if c.parent_id == match.pk]
     empty = f"No products match “{text.strip()}”. Try fewer or different words." if text.strip() else "No products."
-    grid, page = _grid(request, lambda: selectors.product_search(text=text, **filters), empty=empty)
+    grid, page = _grid(
+        request, lambda: _best_rated(filters, selectors.product_search(text=text, **filters)), empty=empty
+    )
     return render(
         request,
         "shops/search.html",
@@ -121,6 +129,8 @@ def search(request):
 def product_detail(request, product_id: int):
     product = selectors.product_get_public(product_id=product_id)
     variants = list(product.variants.all())
+    product_rating, shop_rating = review_selectors.rating_for_product_page(product=product)
+    credit = review_selectors.credit_latest(shop_id=product.shop_id)
     return render(
         request,
         "shops/product_detail.html",
@@ -129,6 +139,13 @@ def product_detail(request, product_id: int):
             "variants": variants,
             "photos": list(product.photos.all()),
             "purchasable": product.status == "active" and product.shop.is_open and any(v.stock > 0 for v in variants),
+            "product_rating": product_rating,
+            "shop_rating": shop_rating,
+            "shop_credit_level": review_selectors.LEVEL_NAMES[credit.level if credit else 0],
+            "shop_trusted": bool(credit and credit.is_trusted),
+            "product_reviews": review_selectors.with_photo_urls(
+                review_selectors.review_list(product_id=product.pk)[:5]
+            ),
         },
     )
 
@@ -136,6 +153,7 @@ def product_detail(request, product_id: int):
 @require_GET
 def shop_detail(request, slug: str):
     shop = selectors.shop_get_public(slug=slug)
+    sanctions = dispute_selectors.sanctions_in_force(shop=shop)
     page = _page(
         request,
         selectors.product_list_public(shop=shop) if shop.is_open else selectors.product_list_public(shop=shop).none(),
@@ -143,5 +161,10 @@ def shop_detail(request, slug: str):
     return render(
         request,
         "shops/shop_detail.html",
-        {"shop": shop, "page": page, "sanctions": dispute_selectors.sanctions_in_force(shop=shop)},
+        {
+            "shop": shop,
+            "page": page,
+            "sanctions": sanctions,
+            "card": review_selectors.trust_card(shop=shop, sanctions=sanctions),
+        },
     )

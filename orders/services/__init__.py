@@ -10,11 +10,14 @@ from orders.services.cart import (
     cart_set_quantity,
 )
 from orders.services.checkout import (
+    CHECKOUT_ATTRIBUTORS,
     PAY_WITHIN,
     Address,
+    CheckoutAttribution,
     CheckoutLine,
     PriceChange,
     PriceChanged,
+    checkout_attributor_register,
     checkout_from_cart,
     checkout_place,
 )
@@ -37,6 +40,8 @@ __all__ = [
     "PAY_WITHIN",
     "SHIP_GRACE",
     "Address",
+    "CHECKOUT_ATTRIBUTORS",
+    "CheckoutAttribution",
     "CheckoutLine",
     "PriceChange",
     "PriceChanged",
@@ -45,6 +50,7 @@ __all__ = [
     "cart_merge",
     "cart_refresh_prices",
     "cart_set_quantity",
+    "checkout_attributor_register",
     "checkout_from_cart",
     "checkout_place",
     "order_confirm_receipt",

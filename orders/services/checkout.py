@@ -1,7 +1,8 @@
 """Checkout: cart lines become one order group, one order per shop, stock reserved."""
 
+from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -320,13 +321,54 @@ def _checkout_refuse(wanted: dict[int, CheckoutLine], *, taken: set[int]) -> Non
     )
 
 
-def checkout_from_cart(*, buyer, cart: Cart, address: Address, idempotency_key: str, shares_by_product=None):
-    group = checkout_place(
-        buyer=buyer,
-        lines=_lines_from_cart(cart),
-        address=address,
-        idempotency_key=idempotency_key,
-        shares_by_product=shares_by_product,
-    )
+@dataclass(frozen=True)
+class CheckoutAttribution:
+    """Who shared what a checkout buys: the share per product id (its promoter earns on that
+    product's lines), and what to record in the checkout's transaction once the group is
+    placed (why an attribution earned nothing)."""
+
+    shares_by_product: dict = field(default_factory=dict)
+    on_placed: Callable[[OrderGroup], None] | None = None
+
+
+# Attribution is referrals' (a higher layer): it registers its attributor here from its
+# AppConfig.ready, so that checkout never imports it. Called with visitor_id, buyer,
+# products (with their shops) and address; returns a CheckoutAttribution.
+CHECKOUT_ATTRIBUTORS: list = []
+
+
+def checkout_attributor_register(attributor) -> None:
+    if attributor not in CHECKOUT_ATTRIBUTORS:
+        CHECKOUT_ATTRIBUTORS.append(attributor)
+
+
+def _attribution(*, visitor_id: str | None, buyer, cart: Cart, address: Address) -> CheckoutAttribution:
+    if not visitor_id or not CHECKOUT_ATTRIBUTORS:
+        return CheckoutAttribution()
+    products = list(Product.objects.filter(pk__in=cart.items.values("variant__product_id")).select_related("shop"))
+    (attributor,) = CHECKOUT_ATTRIBUTORS
+    return attributor(visitor_id=visitor_id, buyer=buyer, products=products, address=address)
+
+
+def checkout_from_cart(
+    *, buyer, cart: Cart, address: Address, idempotency_key: str, visitor_id: str | None = None
+) -> OrderGroup:
+    """The checkout of the pages and the API alike: the cart's lines become one order group
+    (checkout_place), attributed to the promoter whose share the visitor `visitor_id`
+    opened last (the share landing's cookie, or the id the landing endpoint returned), with
+    the refused attributions recorded in the same transaction; the placed lines leave the
+    cart. A repeated idempotency key returns the first group."""
+    attribution = _attribution(visitor_id=visitor_id, buyer=buyer, cart=cart, address=address)
+    # Without anything to record, checkout_place's one statement is its own transaction.
+    with transaction.atomic() if attribution.on_placed else nullcontext():
+        group = checkout_place(
+            buyer=buyer,
+            lines=_lines_from_cart(cart),
+            address=address,
+            idempotency_key=idempotency_key,
+            shares_by_product=attribution.shares_by_product,
+        )
+        if attribution.on_placed is not None:
+            attribution.on_placed(group)
     cart.items.filter(variant_id__in=group.orders.values("lines__variant_id")).delete()
     return group

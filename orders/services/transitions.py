@@ -28,8 +28,9 @@ def _lock(order_id: int) -> Order:
 
 def order_transition(order: Order, to: str, *, action: str) -> None:
     """Move a locked order to status `to`, if Order.TRANSITIONS allows it from where it is
-    (the caller saves). Every status change of an order goes through here, or, for the
-    set-based ones (payment, settlement), selects its rows with Order.sources(to)."""
+    (the caller saves). Every status change of an order goes through here, except the two
+    set-based statements (payment, settlement), whose SQL selects only rows in the statuses
+    Order.sources(to) names (tests/orders/test_transitions.py holds them to it)."""
     if to not in Order.TRANSITIONS[order.status]:
         raise ConflictError(f"This order is {order.get_status_display().lower()}; it cannot be {action}.")
     order.status = to

@@ -2,10 +2,10 @@
 
 from datetime import timedelta
 
-from django.db import connection
+from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from marketplace.prepared import PreparedStatement, execute_in_one_round_trip, instances_fetch, model_columns
 from orders.models import OrderGroup
 from payments import stripe_client
 
@@ -16,50 +16,20 @@ from payments import stripe_client
 PAYMENT_INTENT_CLAIM_STALE = timedelta(minutes=2)
 
 
-_PAYMENT_INTENT_CLAIM = PreparedStatement(
-    "payment_intent_claim",
-    """
-    UPDATE orders_ordergroup SET payment_intent_id = 'creating', payment_intent_started_at = now()
-     WHERE id = %(group)s AND status = %(pending)s
-       AND (payment_intent_id = ''
-            OR (payment_intent_id = 'creating'
-                AND (payment_intent_started_at IS NULL OR payment_intent_started_at < now() - %(stale)s)))
-    RETURNING """  # noqa: S608 (the model's own column names)
-    + model_columns(OrderGroup),
-    group="bigint",
-    pending="text",
-    stale="interval",
-)
-
-_PAYMENT_INTENT_RECORD = PreparedStatement(
-    "payment_intent_record",
-    "UPDATE orders_ordergroup SET payment_intent_id = %(intent)s, payment_client_secret = %(client_secret)s "
-    "WHERE id = %(group)s",
-    intent="text",
-    client_secret="text",  # noqa: S106 (a parameter's SQL type, not a secret)
-    group="bigint",
-)
-
-_COMMIT_WITHOUT_FLUSH_WAIT = PreparedStatement(
-    "commit_without_flush_wait", "SELECT set_config('synchronous_commit', 'off', true)"
-)
-
-
-def _without_flush_wait(cursor, statement: PreparedStatement, values: dict) -> None:
-    """Run `statement` as its own transaction that commits without waiting for the WAL flush
-    (unless the caller's transaction holds it, which then decides).
-
-    For the claim and the record of a PaymentIntent: a database crash may lose the last few
-    such commits, and that is harmless. A lost claim or record leaves the group as it was
-    before, so it is claimed again and the create call, keyed on the group id, gets the same
-    PaymentIntent back from Stripe; a payment that arrives meanwhile is taken by a group still
-    waiting for its intent. Any later durable commit flushes them too."""
-    if connection.in_atomic_block:
-        statement.execute(cursor, values)
-    else:
-        # Sent together, the two run as one implicit transaction; set_config(..., true) is
-        # local to it.
-        execute_in_one_round_trip(cursor, (_COMMIT_WITHOUT_FLUSH_WAIT, {}), (statement, values))
+def _claim(group_id: int) -> OrderGroup | None:
+    """Phase 1: mark the group "creating" if its PaymentIntent is blank, or a stale marker
+    (the database's clock decides); one conditional UPDATE, so one request wins."""
+    stale_before = ExpressionWrapper(Now() - Value(PAYMENT_INTENT_CLAIM_STALE), output_field=DateTimeField())
+    claimed = (
+        OrderGroup.objects.filter(pk=group_id, status=OrderGroup.Status.PENDING_PAYMENT)
+        .filter(
+            Q(payment_intent_id="")
+            | Q(payment_intent_id="creating")
+            & (Q(payment_intent_started_at__isnull=True) | Q(payment_intent_started_at__lt=stale_before))
+        )
+        .update(payment_intent_id="creating", payment_intent_started_at=Now())
+    )
+    return OrderGroup.objects.get(pk=group_id) if claimed else None
 
 
 def payment_intent_ensure(*, group_id: int, placed: OrderGroup | None = None):
@@ -75,16 +45,9 @@ def payment_intent_ensure(*, group_id: int, placed: OrderGroup | None = None):
     if placed is not None and placed.placed_now and placed.pk == group_id:
         group, placed.placed_now = placed, False
     else:
-        with connection.cursor() as cursor:
-            _without_flush_wait(
-                cursor,
-                _PAYMENT_INTENT_CLAIM,
-                {"group": group_id, "pending": OrderGroup.Status.PENDING_PAYMENT, "stale": PAYMENT_INTENT_CLAIM_STALE},
-            )
-            claimed = instances_fetch(cursor, OrderGroup)
-        if not claimed:
+        group = _claim(group_id)
+        if group is None:
             return OrderGroup.objects.get(pk=group_id)
-        group = claimed[0]
     try:
         intent = stripe_client.payment_intent_create(
             amount_minor=group.total_minor, group_id=group.pk, idempotency_key=f"pi-group-{group.pk}"
@@ -92,12 +55,9 @@ def payment_intent_ensure(*, group_id: int, placed: OrderGroup | None = None):
     except stripe_client.StripeFailure:
         OrderGroup.objects.filter(pk=group_id, payment_intent_id="creating").update(payment_intent_id="")
         raise
-    with connection.cursor() as cursor:
-        _without_flush_wait(
-            cursor,
-            _PAYMENT_INTENT_RECORD,
-            {"intent": intent["id"], "client_secret": intent["client_secret"], "group": group_id},
-        )
+    OrderGroup.objects.filter(pk=group_id).update(
+        payment_intent_id=intent["id"], payment_client_secret=intent["client_secret"]
+    )
     group.payment_intent_id, group.payment_client_secret = intent["id"], intent["client_secret"]
     return group
 

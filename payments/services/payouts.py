@@ -73,47 +73,50 @@ def payouts_run(*, minimum_minor: int | None = None, shop_ids=None, user_ids=Non
     return ids
 
 
-# The available account of a payout's payee, as account_get names it, in SQL.
-_PAYEE_AVAILABLE = (
-    "CASE WHEN p.shop_id IS NOT NULL THEN 'merchant_available:shop:' || p.shop_id "
-    "ELSE 'promoter_available:user:' || p.user_id END"
-)
+# What each step moves, from one side to the other: "payee" is each payout's own payee's
+# available account (one entry per payout), otherwise a platform account (one entry for the
+# sum). The in-transit and paid-out accounts are the platform's; per payee they are the sums
+# of its Payout rows, which reconciliation holds equal to these accounts.
+_STEPS = {
+    "sent": (LedgerTransaction.Kind.PAYOUT_SENT, "payee", Kind.PAYOUTS_IN_TRANSIT),
+    "paid": (LedgerTransaction.Kind.PAYOUT_PAID, Kind.PAYOUTS_IN_TRANSIT, Kind.PAYOUTS_PAID),
+    "failed": (LedgerTransaction.Kind.PAYOUT_FAILED, Kind.PAYOUTS_IN_TRANSIT, "payee"),
+}
+# The payee's available account, as ledger.account_get names it.
+_PAYEE_LEG = """
+    SELECT %(txn)s, a.id, %({side}_sign)s * p.amount_minor, now()
+      FROM payments_payout p
+      JOIN payments_ledgeraccount a ON a.code = CASE WHEN p.shop_id IS NOT NULL
+                                                     THEN 'merchant_available:shop:' || p.shop_id
+                                                     ELSE 'promoter_available:user:' || p.user_id END
+     WHERE p.id = ANY(%(ids)s)
+"""
+_PLATFORM_LEG = """
+    SELECT %(txn)s, %({side}_account)s::bigint, %({side}_sign)s * sum(p.amount_minor), now()
+      FROM payments_payout p WHERE p.id = ANY(%(ids)s)
+"""
 
 
 def _payouts_post(cursor, ids: list[int], *, step: str) -> None:
     """One balanced ledger transaction for a set of payouts, in two statements however
-    many there are. sent: each payee's available → payouts in transit; paid: in transit
-    → paid out; failed: in transit → each payee's available. The in-transit and paid-out
-    accounts are the platform's; per payee they are the sums of its Payout rows, which
-    reconciliation holds equal to these accounts."""
-    kind = {"sent": LedgerTransaction.Kind.PAYOUT_SENT, "paid": LedgerTransaction.Kind.PAYOUT_PAID,
-            "failed": LedgerTransaction.Kind.PAYOUT_FAILED}[step]  # fmt: skip
-    in_transit = ledger.account_get(kind=Kind.PAYOUTS_IN_TRANSIT).pk
-    paid = ledger.account_get(kind=Kind.PAYOUTS_PAID).pk
-    cursor.execute(
-        "INSERT INTO payments_ledgertransaction (idempotency_key, kind, order_id, memo, created_at) "
-        "VALUES (%s, %s, NULL, %s, now()) RETURNING id",
-        [f"payouts:{step}:{min(ids)}-{max(ids)}:{len(ids)}", kind, f"{len(ids)} payouts {step}"],
+    many there are (sent: available → in transit; paid: in transit → paid out; failed: in
+    transit → available). Set-based SQL: P5 pays 10^5 payees in one run."""
+    kind, source, target = _STEPS[step]
+    txn = LedgerTransaction.objects.create(
+        idempotency_key=f"payouts:{step}:{min(ids)}-{max(ids)}:{len(ids)}", kind=kind, memo=f"{len(ids)} payouts {step}"
     )
-    txn = cursor.fetchone()[0]
-    per_payee = f"""
-        SELECT %(txn)s, a.id, {"-" if step == "sent" else ""}p.amount_minor, now()
-          FROM payments_payout p JOIN payments_ledgeraccount a ON a.code = {_PAYEE_AVAILABLE}
-         WHERE p.id = ANY(%(ids)s)
-    """  # noqa: S608 - fragments are constants of this module
-    total = (
-        "SELECT %(txn)s, %(account)s::bigint, {sign}sum(p.amount_minor), now() "
-        "FROM payments_payout p WHERE p.id = ANY(%(ids)s)"
-    )
-    legs = {
-        "sent": [per_payee, total.format(sign="")],
-        "paid": [total.format(sign="-"), total.replace("%(account)s", "%(paid)s").format(sign="")],
-        "failed": [total.format(sign="-"), per_payee],
-    }[step]
+    params = {"txn": txn.pk, "ids": ids, "from_sign": -1, "to_sign": 1}
+    legs = []
+    for side, account in (("from", source), ("to", target)):
+        if account == "payee":
+            legs.append(_PAYEE_LEG.format(side=side))
+        else:
+            legs.append(_PLATFORM_LEG.format(side=side))
+            params[f"{side}_account"] = ledger.account_get(kind=account).pk
     cursor.execute(
         "INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_minor, created_at) "
         + " UNION ALL ".join(legs),
-        {"txn": txn, "ids": ids, "account": in_transit, "paid": paid},
+        params,
     )
 
 

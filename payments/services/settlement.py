@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from marketplace.money import money_format
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from payments import split
 from payments.services.order_transitions import order_hold
 
@@ -45,6 +45,10 @@ SETTLEMENT_DUE_SQL = (
 )
 
 
+# The orders among ids (parameter) that may be settled now.
+SETTLEMENT_IDS_SQL = "o.id = ANY(%(ids)s) AND o.status = 'received' AND NOT o.is_held ORDER BY o.id"
+
+
 def orders_settle_due_batch(*, batch_size: int = 2000) -> SettlementBatch:
     """Settle up to `batch_size` orders whose after-sales window has ended, oldest first."""
     return _settle(SETTLEMENT_DUE_SQL, {"now": timezone.now(), "limit": batch_size})
@@ -52,9 +56,7 @@ def orders_settle_due_batch(*, batch_size: int = 2000) -> SettlementBatch:
 
 def orders_settle(*, order_ids: list[int]) -> int:
     """Settle these orders if they are due for it; returns how many were settled."""
-    return _settle(
-        "o.id = ANY(%(ids)s) AND o.status = 'received' AND NOT o.is_held ORDER BY o.id", {"ids": list(order_ids)}
-    ).settled
+    return _settle(SETTLEMENT_IDS_SQL, {"ids": list(order_ids)}).settled
 
 
 # Why settlement refuses an order, by the account that does not hold what it should;
@@ -244,11 +246,16 @@ def _settle(selection: str, params: dict) -> SettlementBatch:
         cursor.execute(
             """
             -- By an index probe per order whatever the planner thinks of the temporary table's size.
-            UPDATE orders_order SET status = 'settled', settled_at = now()
+            UPDATE orders_order SET status = %(settled)s, settled_at = now()
              WHERE id = ANY(ARRAY(SELECT order_id FROM settle_orders));
             INSERT INTO orders_orderevent (order_id, kind, actor_id, note, created_at)
-            SELECT order_id, 'settled', NULL, 'Completed: the held payment was released.', now() FROM settle_orders;
-            """
+            SELECT order_id, %(event)s, NULL, %(note)s, now() FROM settle_orders;
+            """,
+            {
+                "settled": Order.Status.SETTLED,
+                "event": OrderEvent.Kind.SETTLED,
+                "note": "Completed: the held payment was released.",
+            },
         )
         # Few by nature (a bug or a hand-made correction); the hold path is the one disputes use.
         for order_id, reason in batch.held.items():

@@ -7,11 +7,10 @@ import logging
 
 import stripe
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from marketplace.errors import DomainError
-from marketplace.prepared import PreparedStatement
 from orders.models import Order, OrderEvent, OrderGroup
 from payments import stripe_client
 from payments.models import WebhookEvent
@@ -171,7 +170,9 @@ def _webhook_event_reject(data: dict | None, payload: bytes, reason: str):
     if not 0 <= stored["created"] < 2**33:
         stored["created"] = 0
     with transaction.atomic(durable=True):
-        return _webhook_event_insert(stored, text.encode(), status=WebhookEvent.Status.REJECTED, error=reason)
+        return _webhook_event_insert(
+            stored, payload, status=WebhookEvent.Status.REJECTED, error=reason, body=json.loads(text)
+        )
 
 
 class WebhookRejected(DomainError):
@@ -187,41 +188,25 @@ class _Replayed(Exception):
     pass
 
 
-_WEBHOOK_EVENT_INSERT = PreparedStatement(
-    "webhook_event_insert",
-    """
-    INSERT INTO payments_webhookevent (stripe_id, type, payload, status, error, stripe_created_at, received_at,
-                                       handled_at, attempts)
-    VALUES (%(stripe_id)s, %(type)s, %(payload)s, %(status)s, %(error)s, %(created)s, now(),
-            CASE WHEN %(handled)s THEN now() END, %(attempts)s)
-    ON CONFLICT (stripe_id) DO NOTHING RETURNING id
-    """,
-    stripe_id="text",
-    type="text",
-    payload="jsonb",
-    status="text",
-    error="text",
-    created="timestamptz",
-    handled="boolean",
-    attempts="integer",
-)
-
-
-def _webhook_event_insert(data: dict, payload: bytes, *, status: str, error: str = "", attempts: int = 0):
-    """Store an event (the body as Stripe sent it) once; None if its id was stored before.
-    A status other than received means it was applied in this transaction."""
+def _webhook_event_insert(data: dict, payload: bytes, *, status: str, error: str = "", attempts: int = 0, body=None):
+    """Store an event once; None if its id was stored before (a replay, or a twin delivery
+    that committed first), and then the caller's transaction is rolled back. A status other
+    than received means it was applied in this transaction. `body` is what to keep when it
+    is not the event itself (a rejected body)."""
     created_at = datetime.datetime.fromtimestamp(int(data.get("created", 0)), tz=datetime.UTC)
-    with connection.cursor() as cursor:
-        _WEBHOOK_EVENT_INSERT.execute(
-            cursor,
-            {"stripe_id": data["id"], "type": data["type"][:100], "payload": payload.decode(), "status": status,
-             "error": error[:1000], "created": created_at, "handled": status != WebhookEvent.Status.RECEIVED,
-             "attempts": attempts},
-        )  # fmt: skip
-        inserted = cursor.fetchone()
-    if inserted is None:
+    try:
+        return WebhookEvent.objects.create(
+            stripe_id=data["id"],
+            type=data["type"][:100],
+            payload=data if body is None else body,
+            status=status,
+            error=error[:1000],
+            stripe_created_at=created_at,
+            handled_at=None if status == WebhookEvent.Status.RECEIVED else timezone.now(),
+            attempts=attempts,
+        )
+    except IntegrityError:
         return None
-    return WebhookEvent(pk=inserted[0], stripe_id=data["id"], type=data["type"], status=status)
 
 
 # Event types other apps handle (disputes: chargebacks), registered from their AppConfig.ready

@@ -41,6 +41,7 @@ def test_the_promoter_centre_shows_links_earnings_chart_and_payouts(client, sale
     assert (row.share, row.clicks, row.orders, row.conversion_pct, row.commission_minor) == (share, 2, 1, 50.0, 15_000)
     assert response.context["balances"]["paid_out"] == 15_000
     assert sum(week.amount_minor for week in response.context["weeks"]) == 15_000
+    assert response.context["weeks"][-1].amount_minor == 15_000  # this week's bar
     assert max(week.height_pct for week in response.context["weeks"]) == 100
     body = response.content.decode()
     assert product.title in body and "Paid" in body and "<svg" in body

@@ -13,7 +13,9 @@ from tests.factories import make_product, make_shop
 
 pytestmark = pytest.mark.django_db
 
-LIMITS = {"list": 3, "search": 3, "product": 5}
+# The product page: product, variants, photos, then the reviews section (P2-product-reviews):
+# product and shop ratings, the shop's credit level, the first reviews with their photos.
+LIMITS = {"list": 3, "search": 3, "product": 6}
 
 
 def _photo():
