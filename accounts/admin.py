@@ -2,6 +2,10 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.models import User
+from accounts.views import AdminLoginForm
+
+# The admin's password check goes through the same lock as the login page and the API.
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)

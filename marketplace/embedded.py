@@ -8,6 +8,7 @@ Both stop when CMD exits.
 """
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -26,11 +27,33 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _forget_dead_handles(pgdata: Path) -> None:
+    """pgserver stops the server when its last user exits, counting users by pid in a file;
+    a run that died without cleaning up (kill -9, a crash) would stay listed forever and
+    keep every later run from stopping the server. Only live pids are kept."""
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    with contextlib.suppress(ValueError, OSError):
+        handles.write_text(json.dumps([pid for pid in json.loads(handles.read_text()) if _alive(pid)]))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _start_postgres(stack: contextlib.ExitStack) -> str:
     # pgserver asks platformdirs for a runtime dir, which warns when XDG_RUNTIME_DIR is unset.
     warnings.filterwarnings("ignore", module="platformdirs")
     import pgserver
 
+    _forget_dead_handles(DATA_DIR / "pg")
     server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode="stop")
     stack.callback(server.cleanup)
     # The socket directory is the host; percent-encoding keeps the path inside the URL's host part.
@@ -70,12 +93,27 @@ def main(argv: list[str]) -> int:
     if not argv:
         print("usage: python -m marketplace.embedded -- CMD [ARGS...]", file=sys.stderr)
         return 2
-    with services() as env:
-        proc = subprocess.Popen(argv, env=env)  # noqa: S603 - the developer's own command
-        # Ctrl-C reaches the child through the terminal; only wait for it to finish.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
-        return proc.wait()
+    # SIGTERM while the servers start unwinds like Ctrl-C, so the ones started stop again.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with services() as env:
+            pending: list[int] = []
+            signal.signal(signal.SIGTERM, lambda *_: pending.append(1))
+            proc = subprocess.Popen(argv, env=env)  # noqa: S603 - the developer's own command
+            # The child gets a terminal's Ctrl-C itself (ignored only now: an ignored signal
+            # is inherited); this process waits for it to finish, since the servers must
+            # outlive it, and passes a SIGTERM on.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+            if pending:
+                proc.terminate()
+            return proc.wait()
+    except KeyboardInterrupt:
+        return 130
+
+
+def _raise_interrupt(*_):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

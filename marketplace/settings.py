@@ -4,6 +4,7 @@ Production mode (`PRODUCTION=true`) turns on HTTPS-only cookies, HSTS and a stri
 SECRET_KEY; `manage.py check --deploy --fail-level WARNING` passes with it.
 """
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -66,7 +67,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "marketplace.middleware.PrivateNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "marketplace.middleware.RejectNulBytesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -96,6 +99,11 @@ TEMPLATES = [
         },
     },
 ]
+
+# The real client IP (login lock-out) behind a TLS proxy: either how many proxies of ours
+# append to X-Forwarded-For, or their addresses (CIDR). Unset, the header is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXIES = [ipaddress.ip_network(n, strict=False) for n in env.list("TRUSTED_PROXIES", default=[])]
 
 # --- Data stores ------------------------------------------------------------------------
 # Two roles (payments/db_roles.py). DATABASE_URL is the app's: it reads and appends to the
@@ -152,7 +160,11 @@ if TESTING:
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+# Sign-up answers the same for a new and a registered email (allauth then mails the owner
+# instead), which needs sign-up to confirm the address before the first login.
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 # Brute-force protection: allauth counts failed logins per IP and per account in the cache
@@ -162,6 +174,7 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -242,6 +255,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "marketplace.schema.AutoSchema",
     "EXCEPTION_HANDLER": "marketplace.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "600/min"},
+    # DRF throttles (none today) would otherwise key on any X-Forwarded-For a client sends.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Circle Market API",
@@ -317,10 +332,22 @@ STRIPE_CONNECT_CLIENT_ID = env.str("STRIPE_CONNECT_CLIENT_ID", default="")
 # Without a secret key the Stripe SDK talks to payments.local_stripe (test mode), whose
 # webhooks are signed with this local secret.
 STRIPE_TEST_MODE = not STRIPE_SECRET_KEY
+# Public (it is in this file): `check --deploy` fails while it is in use.
+STRIPE_LOCAL_WEBHOOK_SECRET = "whsec_local_test_mode"  # noqa: S105 - test mode only, no real money
 if STRIPE_TEST_MODE and not STRIPE_WEBHOOK_SECRET:
-    STRIPE_WEBHOOK_SECRET = "whsec_local_test_mode"  # noqa: S105 - test mode only, no real money
-if PRODUCTION and STRIPE_TEST_MODE and not env.bool("ALLOW_TEST_PAYMENTS", default=False):
-    raise ImproperlyConfigured("PRODUCTION needs STRIPE_SECRET_KEY (ALLOW_TEST_PAYMENTS=true for a staging site).")
+    STRIPE_WEBHOOK_SECRET = STRIPE_LOCAL_WEBHOOK_SECRET
+# A staging site declares itself: test-mode payments outside DEBUG are then intended.
+# (ALLOW_TEST_PAYMENTS is the older name.)
+STAGING = env.bool("STAGING", default=env.bool("ALLOW_TEST_PAYMENTS", default=False))
+if PRODUCTION and STRIPE_TEST_MODE and not STAGING:
+    raise ImproperlyConfigured("PRODUCTION needs STRIPE_SECRET_KEY (STAGING=true for a staging site).")
+# This site's own address (scheme://host[:port]); in test mode the local Stripe delivers its
+# webhooks there and nowhere else (never to the Host header of whoever paid).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+
+# A stored webhook event whose handling fails this many times goes to the dead letter, with
+# a staff alert, instead of being retried forever.
+MARKETPLACE_WEBHOOK_MAX_ATTEMPTS = env.int("MARKETPLACE_WEBHOOK_MAX_ATTEMPTS", default=5)
 
 # --- Marketplace rules ------------------------------------------------------------------
 MARKETPLACE_NAME = env.str("MARKETPLACE_NAME", default="Circle Market")

@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from accounts.views import LoginWithLockoutView
+from accounts.views import LoginWithLockoutView, admin_login
 from marketplace import views
 
 handler404 = "marketplace.views.error_404"
@@ -13,6 +13,7 @@ handler500 = "marketplace.views.error_500"
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("bench/baseline", views.baseline, name="baseline"),
+    path("admin/login/", admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("accounts/login/", LoginWithLockoutView.as_view(), name="account_login"),
     path("accounts/", include("allauth.urls")),

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 
 from marketplace.admin import ReadOnlyAdmin
 from payments import services
-from payments.models import LedgerTransaction, Payout, PayoutHold, Refund, WebhookEvent
+from payments.models import LedgerTransaction, Payout, PayoutHold, Refund, StaffAlert, WebhookEvent
 
 
 @admin.register(LedgerTransaction)
@@ -16,7 +16,7 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
-    list_display = ("stripe_id", "type", "status", "received_at", "handled_at")
+    list_display = ("stripe_id", "type", "status", "attempts", "error", "received_at", "handled_at")
     list_filter = ("status", "type")
     search_fields = ("stripe_id",)
 
@@ -78,3 +78,16 @@ class PayoutHoldAdmin(admin.ModelAdmin):
         for pk in queryset.values_list("pk", flat=True):
             services.payout_hold_lift(hold_id=pk)
         self.message_user(request, "Lifted; the next payout run includes these payees.")
+
+
+@admin.register(StaffAlert)
+class StaffAlertAdmin(ReadOnlyAdmin):
+    list_display = ("title", "kind", "subject_ref", "created_at", "resolved_at")
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
+    actions = ["resolve"]
+
+    @admin.action(description="Mark resolved")
+    def resolve(self, request, queryset):
+        for alert_id in queryset.values_list("pk", flat=True):
+            services.staff_alert_resolve(alert_id=alert_id)
+        messages.success(request, "Resolved.")

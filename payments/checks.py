@@ -1,5 +1,5 @@
 """System checks run by `migrate` (so by `make run` and docker compose's migrate) and by
-`manage.py check --database default`."""
+`manage.py check --database default`; and the deploy checks of `check --deploy`."""
 
 from django.conf import settings
 from django.core.checks import Error, Tags, register
@@ -33,4 +33,35 @@ def ledger_currency_check(app_configs=None, databases=None, **kwargs) -> list[Er
                     id="payments.E001",
                 )
             )
+    return errors
+
+
+@register(Tags.security, deploy=True)
+def payments_test_mode_check(app_configs, **kwargs):
+    errors = []
+    if settings.STRIPE_WEBHOOK_SECRET == settings.STRIPE_LOCAL_WEBHOOK_SECRET:
+        errors.append(
+            Error(
+                "STRIPE_WEBHOOK_SECRET is the public local test secret: anyone can sign webhook events.",
+                hint="Set STRIPE_WEBHOOK_SECRET to your own random value (a staging site too; "
+                "the local Stripe then signs with it).",
+                id="payments.E010",
+            )
+        )
+    if settings.STRIPE_TEST_MODE and not settings.DEBUG and not settings.STAGING:
+        errors.append(
+            Error(
+                "Payments run in local test mode (no STRIPE_SECRET_KEY) outside DEBUG.",
+                hint="Set STRIPE_SECRET_KEY, or declare a staging site with STAGING=true.",
+                id="payments.E011",
+            )
+        )
+    if settings.STRIPE_TEST_MODE and not settings.SITE_URL:
+        errors.append(
+            Error(
+                "SITE_URL is not set: the local Stripe has nowhere to deliver its webhooks.",
+                hint="Set SITE_URL to this site's address, e.g. https://staging.example.com.",
+                id="payments.E012",
+            )
+        )
     return errors

@@ -109,6 +109,10 @@ class WebhookEvent(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
+        # Signed, but not a well-formed event we can apply: kept with the reason, never retried.
+        REJECTED = "rejected", "Rejected"
+        # Applying it failed MARKETPLACE_WEBHOOK_MAX_ATTEMPTS times: left to staff (an alert).
+        DEAD_LETTER = "dead_letter", "Dead letter"
 
     # Unique by the constraint below (a plain unique index: ids are only looked up whole).
     stripe_id = models.CharField(max_length=100)
@@ -119,6 +123,8 @@ class WebhookEvent(models.Model):
     stripe_created_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     handled_at = models.DateTimeField(null=True, blank=True)
+    # Failed attempts to apply it (an exception, not a refusal); the last one's error is kept.
+    attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["stripe_id"], name="webhook_event_stripe_id")]
@@ -223,3 +229,22 @@ class PayoutHold(models.Model):
 
     def __str__(self):
         return f"Payout hold on {self.shop or self.user}: {self.reason}"
+
+
+class StaffAlert(models.Model):
+    """Something staff must look at (a webhook event that keeps failing), opened once per
+    subject and mailed to staff; resolved in the admin."""
+
+    kind = models.CharField(max_length=40)
+    # What it is about, e.g. the Stripe event id: one open alert per kind and subject.
+    subject_ref = models.CharField(max_length=120)
+    title = models.CharField(max_length=200)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "subject_ref"], name="staff_alert_once")]
+
+    def __str__(self):
+        return self.title

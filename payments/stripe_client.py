@@ -119,6 +119,18 @@ def payment_intent_confirm_test(*, payment_intent_id: str, payment_method: str) 
     return {"id": intent["id"], "status": intent["status"]}
 
 
+def payment_intent_retrieve(*, payment_intent_id: str) -> dict:
+    """Stripe's own record of a PaymentIntent: what a webhook event says is checked against it."""
+    intent = _request("get", f"/v1/payment_intents/{payment_intent_id}")
+    return {
+        "id": intent["id"],
+        "status": intent["status"],
+        "amount": int(intent["amount"]),
+        "amount_received": int(intent.get("amount_received") or 0),
+        "metadata": intent.get("metadata") or {},
+    }
+
+
 def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> str:
     """Cancel a PaymentIntent so that it can no longer be paid; returns its status. Stripe
     refuses to cancel one that was paid (or cancelled) already: its status is returned then."""

@@ -2,6 +2,8 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from payments import services
@@ -93,14 +95,19 @@ def reconcile_task() -> dict:
 
 
 @shared_task(acks_late=True)
-def local_events_deliver_task(webhook_url: str) -> int:
-    """Test mode: POST every event of the local Stripe's outbox to our webhook, signed as
-    Stripe signs. An event that cannot be delivered goes back to wait for the next call."""
+def local_events_deliver_task() -> int:
+    """Test mode: POST every event of the local Stripe's outbox to our webhook at SITE_URL,
+    signed as Stripe signs. An event that cannot be delivered goes back to wait for the next
+    call. The address comes from settings only: a caller must not choose where events go."""
     import urllib.error
     import urllib.request
 
     from payments.local_stripe import local_event_requeue, local_event_signed, local_events_take
 
+    if not settings.SITE_URL:
+        logger.error("SITE_URL is not set: the local Stripe has nowhere to deliver its webhooks")
+        return 0
+    webhook_url = settings.SITE_URL + reverse("stripe_webhook")
     sent = 0
     for event in local_events_take():
         body, signature = local_event_signed(event)

@@ -74,6 +74,7 @@ class VariantOutSerializer(serializers.Serializer):
     sku = serializers.CharField()
     price = MoneyField(source="price_minor")
     stock = serializers.IntegerField()
+    is_active = serializers.BooleanField(help_text="False once archived: no longer for sale.")
 
 
 class PhotoOutSerializer(serializers.Serializer):
@@ -409,9 +410,24 @@ class MerchantVariantDetailApi(MerchantMixin, APIView):
             variant = services.variant_update(variant=variant, **serializer.validated_data)
         return Response(VariantOutSerializer(variant).data)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        description="A variant that has been sold cannot be deleted (409 `variant_sold`): archive it instead.",
+    )
     def delete(self, request, product_id: int, variant_id: int):
         product = self.product(product_id)
         variant = get_object_or_404(product.variants.all(), pk=variant_id)
         services.variant_delete(variant=variant)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MerchantVariantArchiveApi(MerchantMixin, APIView):
+    """Take a variant off sale for good; past orders keep it."""
+
+    @extend_schema(request=None, responses=VariantOutSerializer)
+    def post(self, request, product_id: int, variant_id: int):
+        product = self.product(product_id)
+        variant = get_object_or_404(product.variants.all(), pk=variant_id)
+        variant = services.variant_update(variant=variant, is_active=False)
+        return Response(VariantOutSerializer(variant).data)

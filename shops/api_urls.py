@@ -41,4 +41,9 @@ urlpatterns = [
         api.MerchantVariantDetailApi.as_view(),
         name="api_merchant_variant_detail",
     ),
+    path(
+        "merchant/products/<int:product_id>/variants/<int:variant_id>/archive/",
+        api.MerchantVariantArchiveApi.as_view(),
+        name="api_merchant_variant_archive",
+    ),
 ]

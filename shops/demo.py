@@ -8,6 +8,7 @@ from django.db import transaction
 from PIL import Image, ImageDraw
 
 from accounts.models import User
+from accounts.services import user_email_mark_verified
 from shops import services
 from shops.models import Category, Product
 
@@ -87,6 +88,7 @@ def _user(email: str, name: str, **extra) -> User:
     user = User.objects.filter(email=email).first()
     if user is None:
         user = User.objects.create_user(email=email, password=DEMO_PASSWORD, display_name=name, **extra)
+        user_email_mark_verified(user=user)
     return user
 
 

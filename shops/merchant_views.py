@@ -265,3 +265,17 @@ def variant_delete(request, product_id: int, variant_id: int):
         messages.error(request, exc.message)
         return _variants_fragment(request, product, status=409)
     return _variants_fragment(request, product)
+
+
+@merchant_required
+@require_POST
+def variant_archive(request, product_id: int, variant_id: int):
+    product = selectors.merchant_product_get(shop=request.shop, product_id=product_id)
+    variant = get_object_or_404(product.variants.all(), pk=variant_id)
+    try:
+        services.variant_update(variant=variant, is_active=False)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _variants_fragment(request, product, status=409)
+    messages.success(request, f"{variant.name} is archived: no longer for sale, still on past orders.")
+    return _variants_fragment(request, product)

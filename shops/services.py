@@ -7,7 +7,7 @@ from django.contrib.postgres.search import SearchVector
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min, ProtectedError, Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -283,6 +283,12 @@ def variant_create(*, product: Product, name: str, sku: str, price_minor: int, s
     return variant
 
 
+VARIANT_SOLD = (
+    "This variant has been sold, so it cannot be deleted: archive it instead (off sale, kept on past orders)."
+)
+LAST_ON_SALE = "A product needs at least one variant on sale. Archive the product instead."
+
+
 def variant_update(*, variant: Variant, **fields) -> Variant:
     if "price_minor" in fields:
         _price_check(fields["price_minor"])
@@ -293,6 +299,9 @@ def variant_update(*, variant: Variant, **fields) -> Variant:
         variant = Variant.objects.select_for_update().get(pk=variant.pk)
         if "sku" in fields and product.variants.filter(sku=fields["sku"]).exclude(pk=variant.pk).exists():
             raise DomainError("This product already has a variant with that SKU.", field="sku")
+        # Archiving (is_active=False) takes it off sale for good; past orders keep it.
+        if fields.get("is_active") is False and not product.variants.filter(is_active=True).exclude(pk=variant.pk):
+            raise ConflictError(LAST_ON_SALE, code="last_variant")
         for name, value in fields.items():
             setattr(variant, name, value)
         variant.save()
@@ -305,7 +314,10 @@ def variant_delete(*, variant: Variant) -> None:
         product = Product.objects.select_for_update().get(pk=variant.product_id)
         if product.variants.count() <= 1:
             raise ConflictError("A product needs at least one variant.")
-        variant.delete()
+        try:
+            variant.delete()
+        except ProtectedError:  # order lines keep it (PROTECT); raised before anything is deleted
+            raise ConflictError(VARIANT_SOLD, code="variant_sold") from None
         _product_refresh_derived(product)
 
 

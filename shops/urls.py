@@ -35,4 +35,9 @@ urlpatterns = [
         merchant_views.variant_delete,
         name="merchant_variant_delete",
     ),
+    path(
+        "merchant/products/<int:product_id>/variants/<int:variant_id>/archive/",
+        merchant_views.variant_archive,
+        name="merchant_variant_archive",
+    ),
 ]

@@ -3,6 +3,7 @@ import itertools
 import factory
 
 from accounts.models import User
+from accounts.services import user_email_mark_verified
 from shops import services
 from shops.models import Category, Product, Shop
 
@@ -23,6 +24,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+            # Sign-up confirms the email before the first login; these accounts skip it.
+            user_email_mark_verified(user=obj)
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):

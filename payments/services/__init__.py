@@ -12,8 +12,10 @@ idempotency key. The split rule is payments.split; reads are payments.selectors.
 | reconciliation | proof of the books |
 | intents | one PaymentIntent per order group |
 | webhooks | Stripe events, stored once and applied |
+| alerts | staff alerts (a webhook event in the dead letter) |
 """
 
+from payments.services.alerts import staff_alert_open, staff_alert_resolve
 from payments.services.capture import capture_screen_register, escrow_capture
 from payments.services.commissions import commission_freeze, commission_unfreeze
 from payments.services.intents import (
@@ -94,6 +96,8 @@ __all__ = [
     "refund_create",
     "refund_submit",
     "settlement_parts",
+    "staff_alert_open",
+    "staff_alert_resolve",
     "webhook_event_handle",
     "webhook_handler_register",
     "webhook_receive",

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -11,24 +13,42 @@ SIGNUP = "/accounts/signup/"
 LOGIN = "/accounts/login/"
 
 
-def test_signup_creates_an_email_login_account(client):
+def test_signup_creates_an_email_login_account_confirmed_by_email(client, mailoutbox):
+    # when a visitor signs up
     response = client.post(
         SIGNUP, {"email": "Ana@Example.com", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"}
     )
+    # then the account exists, is not logged in yet, and a confirmation link is mailed
     assert response.status_code == 302
+    assert response["Location"] == reverse("account_email_verification_sent")
     user = User.objects.get()
     assert user.email == "ana@example.com"  # allauth stores emails lower-cased
     assert user.check_password("a-long-pass-phrase-9")
+    assert "_auth_user_id" not in client.session
+    assert len(mailoutbox) == 1
+    link = re.search(r"http://testserver(/accounts/confirm-email/\S+)", mailoutbox[0].body).group(1)
+    # when the link is followed and confirmed
+    client.get(link)
+    response = client.post(link)
+    # then the visitor is logged in
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
 
 
-def test_signup_with_a_taken_email_says_so_and_creates_nothing(client, user):
+def test_signup_with_a_taken_email_answers_as_for_a_new_one_and_creates_nothing(client, user, mailoutbox):
     # given an account with this email (in other letter case)
     response = client.post(
         SIGNUP, {"email": user.email.upper(), "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"}
     )
-    assert response.status_code == 200
-    assert "A user is already registered with this email address." in response.content.decode()
+    # then the answer is the one a new address gets: nothing tells the visitor it is taken
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_email_verification_sent")
+    assert "_auth_user_id" not in client.session
     assert User.objects.count() == 1
+    # and only the address's owner learns of the attempt, by email
+    assert len(mailoutbox) == 1
+    assert [to.lower() for to in mailoutbox[0].to] == [user.email]
+    assert "/accounts/confirm-email/" not in mailoutbox[0].body
 
 
 @pytest.mark.parametrize(

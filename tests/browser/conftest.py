@@ -38,8 +38,10 @@ def browser():
 
 
 @pytest.fixture
-def phone(browser, live_server, request):
+def phone(browser, live_server, request, settings):
     """A fresh phone-sized browser context; `phone.shot(name)` saves a screenshot artifact."""
+    # The local Stripe delivers its webhooks to SITE_URL: here, the live server.
+    settings.SITE_URL = live_server.url
     context = browser.new_context(**PHONE, base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from accounts.models import User
@@ -7,7 +9,7 @@ from tests.helpers import is_home
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_visitor_signs_up_and_logs_in_on_a_phone(phone):
+def test_a_visitor_signs_up_and_logs_in_on_a_phone(phone, mailoutbox):
     # given a marketplace with a product on the home page
     product = make_product(title="Jasmine green tea")
 
@@ -31,9 +33,17 @@ def test_a_visitor_signs_up_and_logs_in_on_a_phone(phone):
     phone.shot("signup")
     phone.get_by_role("button", name="Sign Up").click()
 
-    # then they are signed in, with an account
-    phone.wait_for_url(is_home)
+    # then they are asked to confirm their email, with an account waiting
+    phone.get_by_role("heading", name="Verify Your Email Address").wait_for()
     assert User.objects.filter(email="new.buyer@example.com").exists()
+
+    # when they follow the link in the email and confirm
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", mailoutbox[0].body).group(1)
+    phone.goto(link)
+    phone.get_by_role("button", name="Confirm").click()
+
+    # then they are signed in
+    phone.wait_for_url(lambda url: "/confirm-email/" not in url)
     phone.goto("/me/")
     assert phone.get_by_role("heading", name="Hello, new.buyer").is_visible()
 

@@ -1,9 +1,11 @@
 import json
 
 import pytest
+import redis
 from django.urls import reverse
 
 from marketplace.tasks import ping_task
+from tests.factories import UserFactory
 
 
 @pytest.mark.django_db
@@ -23,7 +25,8 @@ def test_healthz_is_503_when_redis_is_down(client, settings):
 
 
 def test_a_task_sent_from_a_web_request_is_run_by_a_real_worker(client, celery_worker):
-    # given a real worker consuming the Redis broker
+    # given a real worker consuming the Redis broker, and a staff member
+    client.force_login(UserFactory(is_staff=True))
     # when the web process asks for a worker round trip
     response = client.get("/healthz?worker=1")
     # then the worker answered
@@ -31,6 +34,23 @@ def test_a_task_sent_from_a_web_request_is_run_by_a_real_worker(client, celery_w
     assert response.status_code == 200, body
     assert body["checks"]["worker"] == "ok"
     assert body["checks"]["worker_answered_at"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("staff", [None, False])
+def test_the_worker_check_is_for_staff_only_and_queues_nothing_for_others(client, settings, staff):
+    # given an anonymous visitor or a signed-in customer
+    if staff is not None:
+        client.force_login(UserFactory(is_staff=staff))
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    # when they ask for the worker round trip
+    response = client.get("/healthz?worker=1")
+    # then they are refused at once and no task waits on the broker
+    assert response.status_code == 403
+    assert "staff" in response.json()["message"]
+    assert broker.llen("celery") == 0
+    # while the plain check stays public
+    assert client.get("/healthz").status_code == 200
 
 
 def test_ping_task_runs_on_the_real_app():

@@ -290,21 +290,25 @@ def test_a_missing_signature_is_refused_with_a_message(client, group, signature)
 
 
 @pytest.mark.parametrize("body", [b"not json at all", b'{"id": "evt_1", ', b"\xff\xfe\x00garbage", b""])
-def test_a_signed_body_that_is_not_json_is_refused_with_a_message(client, body):
+def test_a_signed_body_that_is_not_json_is_refused_and_kept_as_rejected(client, body):
     response = _post(client, body, _signature_by_hand(body, timestamp=int(time.time())))
 
     assert response.status_code == 400
     assert response.json() == {"error": "The body is not a Stripe event (invalid JSON)."}
-    assert not WebhookEvent.objects.exists()
+    (row,) = WebhookEvent.objects.all()
+    assert (row.status, row.error) == (WebhookEvent.Status.REJECTED, "The body is not a Stripe event (invalid JSON).")
+    assert row.stripe_id.startswith("unidentified_")
 
 
 @pytest.mark.parametrize("body", [b'{"hello": "world"}', b'{"id": "evt_no_type"}', b"[1, 2]"])
-def test_a_signed_body_that_is_json_but_not_an_event_is_refused_with_a_message(client, body):
+def test_a_signed_body_that_is_json_but_not_an_event_is_refused_and_kept_as_rejected(client, body):
     response = _post(client, body, _signature_by_hand(body, timestamp=int(time.time())))
 
     assert response.status_code == 400
     assert "not a Stripe event" in response.json()["error"]
-    assert not WebhookEvent.objects.exists()
+    (row,) = WebhookEvent.objects.all()
+    assert row.status == WebhookEvent.Status.REJECTED
+    assert "not a Stripe event" in row.error
 
 
 def test_an_oversized_body_is_refused_before_it_is_verified(client):
