@@ -8,6 +8,7 @@ from accounts.models import User
 from orders import services as order_services
 from orders.demo import ADDRESS
 from orders.models import OrderLine
+from payments.services import order_group_mark_paid
 from reviews import services
 from shops.demo import DEMO_PASSWORD, LOGINS, demo_photo
 from shops.models import Shop, Variant
@@ -31,9 +32,7 @@ def _received_line(buyer: User, shop: Shop, nth: int) -> OrderLine:
         idempotency_key=uuid.uuid4().hex,
     )
     # Test-mode money: the same service a verified Stripe webhook calls.
-    order_services.order_group_mark_paid(
-        group_id=group.pk, amount_minor=group.total_minor, payment_intent_id=f"pi_demo_{group.pk}"
-    )
+    order_group_mark_paid(group_id=group.pk, amount_minor=group.total_minor, payment_intent_id=f"pi_demo_{group.pk}")
     order = group.orders.get()
     order_services.order_ship(order_id=order.pk, merchant=shop.owner, carrier="SF Express", tracking_number="SF9988")
     order_services.order_confirm_receipt(order_id=order.pk, buyer=buyer)

@@ -407,6 +407,18 @@ def review_unfold(*, review_id: int, staff, note: str) -> Review:
     return review
 
 
+def review_fold_under_review(*, review_id: int) -> bool:
+    """A fraud rule or an open fraud case: left out of ratings, "under review", until staff
+    decide (review_unfold clears it, review_fold replaces it). True if it was folded now."""
+    with transaction.atomic():
+        review = _lock(review_id)
+        if review.is_folded:
+            return False
+        review.is_folded, review.fold_reason = True, Review.FoldReason.UNDER_REVIEW
+        review.save(update_fields=["is_folded", "fold_reason"])
+    return True
+
+
 # --- Reports of rewards offered for reviews ------------------------------------------------
 
 

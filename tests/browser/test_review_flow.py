@@ -4,9 +4,8 @@ import pytest
 from PIL import Image
 
 from reviews.models import Review
-from tests.browser.conftest import PHONE
-from tests.browser.test_merchant_listing_flow import _log_in
 from tests.factories import UserFactory
+from tests.helpers import PHONE, log_in
 from tests.reviews.helpers import received_line
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,7 +21,7 @@ def _context_page(browser, live_server, email: str):
     context = browser.new_context(**PHONE, base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()
-    _log_in(page, email)
+    log_in(page, email)
     return context, page
 
 
@@ -35,7 +34,7 @@ def test_a_buyer_reviews_the_merchant_replies_the_buyer_follows_up_and_staff_fol
     line = received_line(client)
     shop = line.order.shop
     staff = UserFactory(is_staff=True)
-    _log_in(phone, line.order.buyer.email)
+    log_in(phone, line.order.buyer.email)
 
     # when the buyer reviews it with a photo, from their account
     phone.goto("/me/")

@@ -16,7 +16,7 @@ from orders.models import Order, OrderGroup, OrderLine
 from referrals import services as referral_services
 from reviews.models import Review
 from tests.factories import UserFactory, make_product
-from tests.orders.helpers import ADDRESS, pay, place
+from tests.helpers import ADDRESS, pay, place
 
 REVIEW = {"stars": 5, "score_described": 5, "score_service": 4, "score_shipping": 4, "text": "Lovely tea."}
 

@@ -10,8 +10,8 @@ from disputes.models import Dispute, Sanction
 from reviews import selectors, services
 from reviews.models import ShopCreditHistory
 from reviews.tasks import shop_credit_evaluate_task
-from tests.disputes.clock import clock_freeze
 from tests.factories import UserFactory, make_product, make_shop
+from tests.helpers import clock_freeze
 from tests.reviews.helpers import REVIEW, plant_reviews, planted_line
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ from marketplace.errors import ConflictError
 from orders.models import Order
 from reviews import services
 from reviews.models import Review
-from tests.disputes.clock import clock_freeze
 from tests.factories import UserFactory, make_shop
+from tests.helpers import clock_freeze
 from tests.reviews.helpers import REVIEW, planted_line
 
 pytestmark = pytest.mark.django_db
