@@ -6,9 +6,10 @@
 2. Connected components of the account×identifier graph (scipy.sparse.csgraph).
 3. In each component of at least FRAUD_RING_MIN_ACCOUNTS accounts, the purchase graph of
    its members: buyer → the shop (its owner when the owner is a member) and buyer → the
-   promoter of the line. Edges are weighted FRAUDAR-style by the target's overall degree,
-   1 / log(degree + 5), so buying at a popular shop counts for little and camouflage
-   (honest orders at big shops) does not dilute a ring.
+   promoter of the line, one edge per purchase, weighted FRAUDAR-style by the target's
+   degree counted in distinct buyers, 1 / log(degree + 5): buying at a popular shop counts
+   for little, camouflage (honest orders at big shops) does not dilute a ring, and a
+   brushing farm's repeat orders at its one shop still add up.
 4. Greedy peeling (densest subgraph): drop the node of least weighted degree, keep the
    densest block seen. A block of enough accounts whose density (weight per node) reaches
    FRAUD_RING_MIN_SCORE is a ring.
@@ -83,7 +84,8 @@ def _components(users: np.ndarray, codes: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def _purchases(account_ids: np.ndarray) -> list[tuple]:
-    """(buyer, shop, shop owner, promoter, shop degree, promoter degree) per paid line of these buyers."""
+    """(buyer, shop, shop owner, promoter, shop degree, promoter degree) per paid line of these
+    buyers; a degree counts the target's distinct buyers."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -106,9 +108,10 @@ def _purchases(account_ids: np.ndarray) -> list[tuple]:
                  WHERE o.status NOT IN ('pending', 'cancelled', 'expired')
             )
             SELECT x.buyer_id, x.shop_id, x.owner_id, x.promoter_id,
-                   (SELECT count(*) FROM orders_order o WHERE o.shop_id = x.shop_id),
+                   (SELECT count(DISTINCT o.buyer_id) FROM orders_order o WHERE o.shop_id = x.shop_id),
                    CASE WHEN x.promoter_id IS NULL THEN 0 ELSE
-                        (SELECT count(*) FROM orders_orderline l WHERE l.promoter_id = x.promoter_id) END
+                        (SELECT count(DISTINCT o.buyer_id) FROM orders_orderline l
+                           JOIN orders_order o ON o.id = l.order_id WHERE l.promoter_id = x.promoter_id) END
               FROM lines x
             """
         )
