@@ -38,20 +38,6 @@ def signals_record(*, user_id: int, values: dict[str, str], at=None) -> None:
         )
 
 
-def signals_record_request(*, user, request_meta: dict, visitor_id: str = "") -> None:
-    """What a signed-in request shows: network, browser family, the visitor cookie."""
-    if user is None or not user.is_authenticated:
-        return
-    signals_record(
-        user_id=user.pk,
-        values={
-            "ip": request_meta.get("REMOTE_ADDR", ""),
-            "user_agent": request_meta.get("HTTP_USER_AGENT", ""),
-            "visitor": visitor_id,
-        },
-    )
-
-
 def _group_signals_record(group: OrderGroup, card_fingerprint: str) -> None:
     buyer = group.buyer
     values = {
