@@ -1,5 +1,7 @@
 """Reads of reviews, ratings and shop credit.
 
+Longer than 400 lines: ratings, the credit figures (Python and SQL) and the lists belong together.
+
 Ratings count the last 12 months of reviews that are not connected to the shop and not
 folded as suspected manipulation (RATED). The monthly credit evaluation and the live trust
 card read their figures from one SQL text (credit_figures_sql), so the card and the history
@@ -27,7 +29,8 @@ from shops.models import Product, Shop
 
 RATING_DAYS = 365
 CREDIT_DAYS = 90
-RATED = Q(connection="") & ~Q(fold_reason=Review.FoldReason.MANIPULATION)
+# Folded "under review" (an open fraud case) is left out as manipulation is, until staff decide.
+RATED = Q(connection="") & ~Q(fold_reason__in=[Review.FoldReason.MANIPULATION, Review.FoldReason.UNDER_REVIEW])
 SORTS = {"newest": ("-created_at", "-id"), "helpful": ("-helpful_rank", "-created_at", "-id")}
 
 # The published "trusted shop" criteria (the policy page prints them from here).
@@ -62,6 +65,7 @@ def credit_params(as_of: datetime) -> dict:
         "rating_since": as_of - timedelta(days=RATING_DAYS),
         "credit_since": as_of - timedelta(days=CREDIT_DAYS),
         "manipulation": Review.FoldReason.MANIPULATION.value,
+        "under_review": Review.FoldReason.UNDER_REVIEW.value,
         "buyer_won": [
             Dispute.Outcome.FULL_REFUND.value,
             Dispute.Outcome.PARTIAL_REFUND.value,
@@ -97,7 +101,7 @@ def credit_figures_sql(*, shop_filter: bool) -> str:
           LEFT JOIN (
             SELECT shop_id, count(*) AS n, sum(stars) AS stars FROM reviews_review
              WHERE created_at >= %(rating_since)s AND created_at < %(as_of)s
-               AND connection = '' AND fold_reason <> %(manipulation)s {only}
+               AND connection = '' AND fold_reason NOT IN (%(manipulation)s, %(under_review)s) {only}
              GROUP BY shop_id
           ) r ON r.shop_id = s.id
           LEFT JOIN (

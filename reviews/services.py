@@ -1,5 +1,7 @@
 """Reviews: who may write what, when; votes, folds, reward reports; the monthly shop credit.
 
+Longer than 400 lines: one module per concept would split the review's single lock helper.
+
 Every write is one function that locks the review (or the order line) and checks the rule
 itself, so a page, the API and a test all meet the same refusal. Nothing here deletes a
 review: there is no such function, and a database trigger refuses a DELETE from anyone.

@@ -1,6 +1,8 @@
 """Review pages: write, edit, follow up, reply, vote, fold; lists; the merchant inbox and
 trust card; the public review policy; reward reports and their staff queue.
 
+Longer than 400 lines: one view per operation, and the review pages share their helpers.
+
 A refused action re-renders its page with the reason and a 4xx status (400 bad input, 403
 not yours, 409 not allowed now); another buyer's line or another shop's review is a 404.
 """
