@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-SUITES = ["bench.catalog", "bench.orders", "bench.raw_vs_orm", "bench.settlement", "bench.reviews"]
+SUITES = ["bench.catalog", "bench.orders", "bench.raw_vs_orm", "bench.settlement", "bench.reviews", "bench.fraud"]
 
 
 def main() -> int:

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "referrals",
     "reviews",
     "disputes",
+    "fraud",
 ]
 
 MIDDLEWARE = [
@@ -413,4 +414,22 @@ CELERY_BEAT_SCHEDULE["shop-credit-monthly"] = {
 CELERY_BEAT_SCHEDULE["review-photo-render-sweep"] = {
     "task": "reviews.tasks.review_photo_render_sweep_task",
     "schedule": 300.0,
+}
+
+# --- Fraud (fraud/) ---
+# An identifier shared by more accounts than this (a café's network, a shop's tablet) is
+# kept as a signal but links nobody in the ring scan.
+FRAUD_SHARED_IDENTIFIER_MAX = env.int("FRAUD_SHARED_IDENTIFIER_MAX", default=6)
+# Rules at payment: each holds the line's commission with its reason when it fires.
+# Off (0) under pytest, where every account is seconds old; the fraud tests turn it on.
+FRAUD_NEW_ACCOUNT_MINUTES = env.int("FRAUD_NEW_ACCOUNT_MINUTES", default=0 if TESTING else 10)
+FRAUD_DEVICE_DAILY_REFERRED = env.int("FRAUD_DEVICE_DAILY_REFERRED", default=5)
+FRAUD_REPEAT_ITEM_PROMOTER = env.int("FRAUD_REPEAT_ITEM_PROMOTER", default=3)
+# Ring scan: the smallest ring, and the density (purchases per account of the peeled
+# block, column-weighted) from which a block is a case.
+FRAUD_RING_MIN_ACCOUNTS = env.int("FRAUD_RING_MIN_ACCOUNTS", default=3)
+FRAUD_RING_MIN_SCORE = env.float("FRAUD_RING_MIN_SCORE", default=1.0)
+CELERY_BEAT_SCHEDULE["fraud-ring-scan"] = {
+    "task": "fraud.tasks.fraud_scan_task",
+    "schedule": crontab(minute="30", hour="2"),
 }

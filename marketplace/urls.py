@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
     path("", include("disputes.urls")),
+    path("", include("fraud.urls")),
     path("", include("orders.urls")),
     path("", include("payments.urls")),
     path("", include("referrals.urls")),

@@ -110,6 +110,8 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
                 return 200, self._pi_create(writes, params)
             if len(parts) == 2 and parts[0] == "payment_intents" and method == "get":
                 return 200, _get(found, parts[1])
+            if len(parts) == 2 and parts[0] == "charges" and method == "get":
+                return 200, _get(found, parts[1])
             if len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "confirm":
                 return self._pi_confirm(found, writes, parts[1], params)
             if len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "cancel":
@@ -166,8 +168,16 @@ class LocalStripeHTTPClient(stripe.HTTPClient):
             return 402, _error("card_error", decline, code="card_declined", decline_code="generic_decline")
         pi["status"] = "succeeded"
         pi["amount_received"] = pi["amount"]
-        pi["latest_charge"] = _new_id("ch")
-        pi["metadata"]["card_fingerprint"] = fingerprint
+        # The card's fingerprint lives where Stripe puts it: on the charge's payment method details.
+        charge = writes.save({
+            "id": _new_id("ch"), "object": "charge", "amount": pi["amount"], "currency": pi["currency"],
+            "paid": True, "status": "succeeded", "payment_intent": pi["id"], "payment_method": pi["payment_method"],
+            "payment_method_details": {"type": "card", "card": {
+                "brand": pi["payment_method"].removeprefix("pm_card_").lower(), "fingerprint": fingerprint,
+                "funding": "credit", "country": "US"}},
+            "created": int(time.time()), "livemode": False,
+        })  # fmt: skip
+        pi["latest_charge"] = charge["id"]
         writes.save(pi)
         writes.event("payment_intent.succeeded", pi)
         return 200, pi
@@ -204,7 +214,7 @@ def _error(kind: str, message: str, **extra) -> dict:
 
 def _object_read(parts: list[str], params: dict) -> str | None:
     """The Redis key of the object a request works on, if any."""
-    if len(parts) >= 2 and parts[0] == "payment_intents":
+    if len(parts) >= 2 and parts[0] in ("payment_intents", "charges"):
         return PREFIX + parts[1]
     if parts == ["refunds"] and params.get("payment_intent"):
         return PREFIX + params["payment_intent"]

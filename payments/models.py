@@ -248,3 +248,47 @@ class StaffAlert(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class CommissionHold(models.Model):
+    """One order line's commission under fraud review. While held (or voiding) the payout
+    run leaves its amount in the promoter's available balance; released, the next payout
+    pays it; voided, a ledger posting gave it back to the merchant."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "Held"
+        # Confirmed before the order settled: voided by the ledger once it has.
+        VOIDING = "voiding", "Voiding"
+        RELEASED = "released", "Released"
+        VOIDED = "voided", "Voided"
+
+    class Category(models.TextChoices):
+        # What promoters and merchants read: a plain category, never the evidence.
+        SAME_PERSON = "same_person", "The buyer and the promoter appear to be the same person"
+        UNUSUAL_BUYING = "unusual_buying", "Unusual buying pattern through this link"
+        LINKED_ACCOUNTS = "linked_accounts", "Linked accounts buying from each other"
+
+    line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="+")
+    promoter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
+    category = models.CharField(max_length=24, choices=Category.choices)
+    # Staff-only evidence: the rule or case and what it saw.
+    reason = models.CharField(max_length=300)
+    decision_reason = models.CharField(max_length=300, blank=True)
+    voided_minor = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["line"], condition=Q(status__in=["held", "voiding"]), name="commission_hold_one_open_per_line"
+            ),
+            models.CheckConstraint(condition=Q(voided_minor__gte=0), name="commission_hold_voided_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["promoter"], name="commission_hold_open", condition=Q(status__in=["held", "voiding"]))
+        ]
+
+    def __str__(self):
+        return f"Commission hold on line {self.line_id} ({self.get_status_display()})"

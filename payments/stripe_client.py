@@ -113,6 +113,19 @@ def payment_intent_create(*, amount_minor: int, group_id: int, idempotency_key: 
     return {"id": intent["id"], "client_secret": intent["client_secret"], "status": intent["status"]}
 
 
+def card_fingerprint_of(*, payment_intent: dict) -> str:
+    """The card fingerprint of a paid PaymentIntent, where Stripe keeps it: the latest
+    charge's payment_method_details.card.fingerprint. A webhook's PaymentIntent names the
+    charge by id (fetched here); an expanded one carries it whole. Empty for other methods."""
+    charge = payment_intent.get("latest_charge")
+    if isinstance(charge, str) and charge:
+        charge = _request("get", f"/v1/charges/{charge}")
+    if not isinstance(charge, dict):
+        return ""
+    card = (charge.get("payment_method_details") or {}).get("card") or {}
+    return str(card.get("fingerprint") or "")
+
+
 def payment_intent_confirm_test(*, payment_intent_id: str, payment_method: str) -> dict:
     """Test mode only: confirm with a Stripe test payment method (pm_card_visa, ...)."""
     intent = _request("post", f"/v1/payment_intents/{payment_intent_id}/confirm", payment_method=payment_method)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from marketplace.errors import DomainError
 from marketplace.web import VISITOR_COOKIE, merchant_required
 from payments import stripe_client
-from payments.models import Payout
+from payments.models import CommissionHold, Payout
 from payments.selectors import promoter_balances
 from payments.services import payout_account_connect as connect
 from referrals import poster, selectors, services
@@ -159,6 +159,8 @@ def promoter_centre(request):
             "weeks": selectors.promoter_earnings_by_week(promoter=request.user),
             "payouts": Payout.objects.filter(user=request.user).order_by("-created_at", "-pk")[:20],
             "payout_minimum": settings.MARKETPLACE_PAYOUT_MINIMUM_MINOR,
+            # Status and category only: the evidence stays with staff.
+            "commission_holds": CommissionHold.objects.filter(promoter=request.user).order_by("-created_at")[:50],
         },
     )
 

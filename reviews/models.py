@@ -24,6 +24,8 @@ class Review(models.Model):
         ABUSE = "abuse", "Abusive language"
         OFF_TOPIC = "off_topic", "Not about the item or the shop"
         MANIPULATION = "manipulation", "Suspected rating manipulation"
+        # Left out of ratings while a fraud case about it is open (fraud app).
+        UNDER_REVIEW = "under_review", "Under review"
 
     line = models.OneToOneField("orders.OrderLine", on_delete=models.PROTECT, related_name="review")
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="+")

@@ -8,6 +8,7 @@ from marketplace.errors import DomainError
 from payments import ledger, stripe_client
 from payments.ledger import Kind
 from payments.models import LedgerTransaction, Payout, PayoutHold
+from payments.services.commission_holds import HELD_BY_PROMOTER_SQL
 
 PAYOUT_SUBMIT_BATCH = 5000
 
@@ -30,7 +31,7 @@ def payouts_run(*, minimum_minor: int | None = None, shop_ids=None, user_ids=Non
         # Candidates first, in their own table: were the NOT EXISTS checks part of the
         # INSERT, each would scan the rows that INSERT is adding (quadratic).
         cursor.execute(
-            """
+            f"""
             DROP TABLE IF EXISTS pg_temp.payout_candidates;
             CREATE TEMP TABLE payout_candidates ON COMMIT DROP AS
             WITH balances AS (
@@ -41,19 +42,23 @@ def payouts_run(*, minimum_minor: int | None = None, shop_ids=None, user_ids=Non
                    AND (NOT %(only)s OR a.shop_id = ANY(%(shops)s) OR a.user_id = ANY(%(users)s))
                  GROUP BY a.id
                 HAVING sum(e.amount_minor) >= greatest(%(minimum)s, 1)
-            )
-            SELECT b.shop_id, b.user_id, b.amount, coalesce(s.stripe_account_id, u.stripe_account_id) AS destination
+            ), held AS ({HELD_BY_PROMOTER_SQL})
+            -- Commissions on fraud review stay in the available balance, unpaid.
+            SELECT b.shop_id, b.user_id, b.amount - coalesce(held.amount, 0) AS amount,
+                   coalesce(s.stripe_account_id, u.stripe_account_id) AS destination
               FROM balances b
+              LEFT JOIN held ON held.user_id = b.user_id
               LEFT JOIN shops_shop s ON s.id = b.shop_id
               LEFT JOIN accounts_user u ON u.id = b.user_id
              WHERE coalesce(s.stripe_account_id, u.stripe_account_id, '') <> ''
                AND coalesce(s.status, 'active') <> 'suspended'
+               AND b.amount - coalesce(held.amount, 0) >= greatest(%(minimum)s, 1)
                -- One NOT EXISTS per payee column, so each can use its index.
                AND NOT EXISTS (SELECT 1 FROM payments_payouthold h WHERE h.lifted_at IS NULL AND h.shop_id = b.shop_id)
                AND NOT EXISTS (SELECT 1 FROM payments_payouthold h WHERE h.lifted_at IS NULL AND h.user_id = b.user_id)
                AND NOT EXISTS (SELECT 1 FROM payments_payout p WHERE p.status = 'in_transit' AND p.shop_id = b.shop_id)
                AND NOT EXISTS (SELECT 1 FROM payments_payout p WHERE p.status = 'in_transit' AND p.user_id = b.user_id);
-            """,
+            """,  # noqa: S608 - HELD_BY_PROMOTER_SQL is a constant of commission_holds
             {"only": only, "shops": list(shop_ids or []), "users": list(user_ids or []), "minimum": minimum},
         )
         cursor.execute(

@@ -224,7 +224,11 @@ def _webhook_event_apply(event_type: str, obj: dict) -> str:
     Raises PaymentRefused, having changed nothing, for a payment that cannot be taken."""
     group_id = int(obj.get("metadata", {}).get("order_group_id", 0) or 0)
     if event_type == "payment_intent.succeeded":
+        if not OrderGroup.objects.filter(pk=group_id).exists():
+            return WebhookEvent.Status.IGNORED
         try:
+            # Fetched before any row is locked; a Stripe failure leaves the event to the retries.
+            card_fingerprint = stripe_client.card_fingerprint_of(payment_intent=obj)
             # A savepoint: order_group_mark_paid has none of its own, and a refusal raised out
             # of it would otherwise leave the whole transaction unusable for the event row.
             with transaction.atomic():
@@ -232,7 +236,7 @@ def _webhook_event_apply(event_type: str, obj: dict) -> str:
                     group_id=group_id,
                     amount_minor=int(obj.get("amount_received") or obj.get("amount")),
                     payment_intent_id=obj["id"],
-                    card_fingerprint=obj.get("metadata", {}).get("card_fingerprint", ""),
+                    card_fingerprint=card_fingerprint,
                 )
         except OrderGroup.DoesNotExist:
             # Not one of our groups, or not its PaymentIntent.

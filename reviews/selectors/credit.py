@@ -52,6 +52,7 @@ def credit_params(as_of: datetime) -> dict:
         "rating_since": as_of - timedelta(days=RATING_DAYS),
         "credit_since": as_of - timedelta(days=CREDIT_DAYS),
         "manipulation": Review.FoldReason.MANIPULATION.value,
+        "under_review": Review.FoldReason.UNDER_REVIEW.value,
         "buyer_won": [
             Dispute.Outcome.FULL_REFUND.value,
             Dispute.Outcome.PARTIAL_REFUND.value,
@@ -87,7 +88,7 @@ def credit_figures_sql(*, shop_filter: bool) -> str:
           LEFT JOIN (
             SELECT shop_id, count(*) AS n, sum(stars) AS stars FROM reviews_review
              WHERE created_at >= %(rating_since)s AND created_at < %(as_of)s
-               AND connection = '' AND fold_reason <> %(manipulation)s {only}
+               AND connection = '' AND fold_reason NOT IN (%(manipulation)s, %(under_review)s) {only}
              GROUP BY shop_id
           ) r ON r.shop_id = s.id
           LEFT JOIN (

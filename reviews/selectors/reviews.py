@@ -23,7 +23,8 @@ from reviews.models import Review, ReviewPhoto
 from shops.models import Product, Shop
 
 RATING_DAYS = 365
-RATED = Q(connection="") & ~Q(fold_reason=Review.FoldReason.MANIPULATION)
+# Folded "under review" (an open fraud case) is left out as manipulation is, until staff decide.
+RATED = Q(connection="") & ~Q(fold_reason__in=[Review.FoldReason.MANIPULATION, Review.FoldReason.UNDER_REVIEW])
 SORTS = {"newest": ("-created_at", "-id"), "helpful": ("-helpful_rank", "-created_at", "-id")}
 
 

@@ -8,7 +8,13 @@
 """
 
 from reviews.services.credit import CreditRun, month_start, shop_credit_evaluate
-from reviews.services.moderation import review_fold, review_unfold, reward_report_close, reward_report_create
+from reviews.services.moderation import (
+    review_fold,
+    review_fold_under_review,
+    review_unfold,
+    reward_report_close,
+    reward_report_create,
+)
 from reviews.services.reviews import (
     MAX_PHOTOS,
     MAX_TEXT,
@@ -43,6 +49,7 @@ __all__ = [
     "review_create",
     "review_edit",
     "review_fold",
+    "review_fold_under_review",
     "review_follow_up",
     "review_photo_render",
     "review_refusal",

@@ -76,3 +76,15 @@ def reward_report_close(*, report_id: int, staff, confirmed: bool, note: str) ->
         report.handled_by, report.handled_note, report.handled_at = staff, note, timezone.now()
         report.save()
     return report
+
+
+def review_fold_under_review(*, review_id: int) -> bool:
+    """A fraud rule or an open fraud case: left out of ratings, "under review", until staff
+    decide (review_unfold clears it, review_fold replaces it). True if it was folded now."""
+    with transaction.atomic():
+        review = lock_review(review_id)
+        if review.is_folded:
+            return False
+        review.is_folded, review.fold_reason = True, Review.FoldReason.UNDER_REVIEW
+        review.save(update_fields=["is_folded", "fold_reason"])
+    return True
