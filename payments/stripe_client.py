@@ -141,6 +141,8 @@ def payment_intent_retrieve(*, payment_intent_id: str) -> dict:
         "amount": int(intent["amount"]),
         "amount_received": int(intent.get("amount_received") or 0),
         "metadata": intent.get("metadata") or {},
+        # The charge by id (or expanded): where the card fingerprint lives.
+        "latest_charge": intent.get("latest_charge"),
     }
 
 

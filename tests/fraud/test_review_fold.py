@@ -5,7 +5,7 @@ import pytest
 from reviews import services as review_services
 from reviews.selectors import rating_for_shop
 from tests.factories import UserFactory, make_product
-from tests.reviews.helpers import plant_reviews
+from tests.helpers import plant_reviews
 
 pytestmark = pytest.mark.django_db
 

@@ -53,7 +53,7 @@ def test_a_seventh_photo_is_refused(api_client, client, line):
     data = {**REVIEW, "line_id": line.pk, "photos": [upload(f"p{i}.jpg") for i in range(7)]}
     response = api_client.post("/api/v1/reviews/", data, format="multipart")
     assert response.status_code == 400
-    assert "at most 6 photos (7 were sent)" in response.json()["error"]["message"]
+    assert "at most 6 photos" in response.json()["error"]["message"]
     client.force_login(line.order.buyer)
     response = client.post(f"/reviews/new/{line.pk}/", {**REVIEW, "photos": [upload(f"q{i}.jpg") for i in range(7)]})
     assert response.status_code == 400 and "at most 6 photos" in response.content.decode()
