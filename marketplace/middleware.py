@@ -47,9 +47,12 @@ class RejectNulBytesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()):
+        bad = [key for key, values in request.GET.lists() if "\x00" in key or any("\x00" in v for v in values)]
+        if bad:
             if request.path.startswith("/api/"):
-                body = {"error": {"status": 400, "code": "invalid", "message": NUL_MESSAGE}}
+                # The API's one error format, naming each parameter that held the NUL.
+                fields = {key.replace("\x00", ""): [NUL_MESSAGE] for key in bad}
+                body = {"error": {"status": 400, "code": "invalid", "message": NUL_MESSAGE, "fields": fields}}
                 return JsonResponse(body, status=400)
             return render(
                 request, "marketplace/error.html", {"title": "Bad request", "message": NUL_MESSAGE}, status=400

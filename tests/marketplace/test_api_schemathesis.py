@@ -39,7 +39,9 @@ RULES_BEYOND_THE_SCHEMA = {
     "PATCH /api/v1/cart/items/{variant_id}/": "the variant must exist and be on sale",
     "POST /api/v1/checkout/": "the cart must hold items, in stock, at the prices the buyer saw",
     "POST /api/v1/merchant/products/": "a compare-at price must be above the price (two fields together)",
+    "PATCH /api/v1/merchant/products/{product_id}/": "the category chosen must exist",
     "POST /api/v1/shares/": "exactly one of product_id and shop",
+    "POST /api/v1/auth/token/": "the email and password must belong to an account",
 }
 
 ROLES = ["anonymous", "buyer", "merchant", "staff"]
